@@ -1,0 +1,168 @@
+// Package config reads the bridge's one YAML file: strict (an unknown key is
+// an error), with built-in defaults so that no file is needed at all, with
+// BRIDGE_<PATH> environment overrides applied before validation, and a
+// Validate that reports every problem at once, each with its key path.
+package config
+
+import "time"
+
+// Config mirrors the YAML file. Secrets are not here: the config names them
+// and package secrets fetches them.
+type Config struct {
+	// Listen is the HTTP address of the webhook gateway and of /healthz,
+	// /readyz and /metrics.
+	Listen          string          `yaml:"listen"`
+	NATS            NATS            `yaml:"nats"`
+	Gateway         Gateway         `yaml:"gateway"`
+	Consumer        Consumer        `yaml:"consumer"`
+	GitHub          GitHub          `yaml:"github"`
+	Slack           Slack           `yaml:"slack"`
+	Linear          Linear          `yaml:"linear"`
+	N8N             N8N             `yaml:"n8n"`
+	Vulnerabilities Vulnerabilities `yaml:"vulnerabilities"`
+	Vault           Vault           `yaml:"vault"`
+	Log             Log             `yaml:"log"`
+}
+
+// NATS is where events live.
+type NATS struct {
+	// URL of an external NATS server or cluster; empty starts an embedded
+	// server with JetStream file storage in DataDir.
+	URL string `yaml:"url"`
+	// Credentials is a NATS .creds file for an external server.
+	Credentials string `yaml:"credentials"`
+	// DataDir holds the embedded server's JetStream storage.
+	DataDir string `yaml:"data_dir"`
+	// SubjectPrefix lets two installs share one NATS: subjects
+	// <prefix>.events.*, streams <PREFIX>_EVENTS.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// Replicas of the streams and ledger buckets: 1, or 3 on a cluster.
+	Replicas int `yaml:"replicas"`
+	// SyncInterval is how often the embedded server fsyncs JetStream
+	// storage; "always" syncs every write. Empty keeps nats-server's
+	// default (2m): a process crash loses nothing, a power loss may.
+	SyncInterval string `yaml:"sync_interval"`
+	// MaxAge bounds how long events are kept in the stream.
+	MaxAge time.Duration `yaml:"max_age"`
+	// DuplicateWindow is how long the stream remembers a Nats-Msg-Id.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	// PublishTimeout bounds the wait for a JetStream acknowledgement.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+}
+
+// Gateway tunes the webhook gateway's HTTP server.
+type Gateway struct {
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxInFlight bounds concurrent publishes; beyond it, 503 + Retry-After.
+	MaxInFlight       int           `yaml:"max_in_flight"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// RetryAfter is the Retry-After (seconds) sent with a 503.
+	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// Consumer tunes every sink's consumer runner.
+type Consumer struct {
+	// Concurrency is how many events one runner works on at once; events
+	// about one entity are still handled one at a time, in order.
+	Concurrency int `yaml:"concurrency"`
+	// MaxDeliver is how many attempts before an event is dead-lettered.
+	MaxDeliver int `yaml:"max_deliver"`
+	// AckWait is how long a delivery may take before JetStream redelivers.
+	AckWait time.Duration `yaml:"ack_wait"`
+	// BackoffMin and BackoffMax bound the exponential retry delay.
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// GitHub is the release source.
+type GitHub struct {
+	APIURL string `yaml:"api_url"`
+	// Inventory is a YAML file of tools; empty uses the built-in inventory.
+	Inventory    string        `yaml:"inventory"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Slack is the Slack sink.
+type Slack struct {
+	// APIURL is Slack's Web API base, with a trailing slash.
+	APIURL   string        `yaml:"api_url"`
+	Channels SlackChannels `yaml:"channels"`
+	// Timeout bounds one Slack API call.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// SlackChannels names the channel (ID or #name) of each flow.
+type SlackChannels struct {
+	Releases        string `yaml:"releases"`
+	Vulnerabilities string `yaml:"vulnerabilities"`
+	Checks          string `yaml:"checks"`
+}
+
+// Linear is the Linear sink.
+type Linear struct {
+	APIURL string `yaml:"api_url"`
+	// Team is the key of the Linear team tickets go to (e.g. "PLAT").
+	Team string `yaml:"team"`
+}
+
+// N8N is the n8n sink.
+type N8N struct {
+	Routes []N8NRoute `yaml:"routes"`
+}
+
+// N8NRoute sends events on Subject (matching Filter) to an n8n webhook URL.
+type N8NRoute struct {
+	Subject string            `yaml:"subject"`
+	Filter  map[string]string `yaml:"filter"`
+	URL     string            `yaml:"url"`
+	// Auth is "none", "header" or "basic"; the credential is N8N_AUTH.
+	Auth string `yaml:"auth"`
+	// Header is the header name for header auth.
+	Header string `yaml:"header"`
+}
+
+// Vulnerabilities filters vulnerability findings.
+type Vulnerabilities struct {
+	MinSeverity string    `yaml:"min_severity"`
+	FixedOnly   bool      `yaml:"fixed_only"`
+	Ignore      []Ignored `yaml:"ignore"`
+}
+
+// Ignored is one ignored CVE, until Expires if set (YYYY-MM-DD).
+type Ignored struct {
+	ID      string `yaml:"id"`
+	Expires string `yaml:"expires"`
+	Reason  string `yaml:"reason"`
+}
+
+// Vault is where secrets come from; empty Address reads BRIDGE_SECRET_<NAME>.
+type Vault struct {
+	Address string    `yaml:"address"`
+	Auth    VaultAuth `yaml:"auth"`
+	KVMount string    `yaml:"kv_mount"`
+	Path    string    `yaml:"path"`
+}
+
+// VaultAuth is how the bridge logs in to Vault.
+type VaultAuth struct {
+	// Method is token, approle or kubernetes.
+	Method string `yaml:"method"`
+	// Mount is the auth method's mount path; empty means the method's name.
+	Mount string `yaml:"mount"`
+	// Role is the Kubernetes auth role, or the AppRole role id.
+	Role string `yaml:"role"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is json or text.
+	Format string `yaml:"format"`
+}
