@@ -6,8 +6,10 @@ package config
 
 import "time"
 
-// Config mirrors the YAML file. Secrets are not here: the config names them
-// and package secrets fetches them.
+// Config mirrors the YAML file. Secrets are never here: the config names
+// them (see package secrets) and package secrets fetches them, so a Config
+// can be logged, printed and marshalled whole. Validate rejects URLs that
+// carry credentials for the same reason.
 type Config struct {
 	// Listen is the HTTP address of the webhook gateway and of /healthz,
 	// /readyz and /metrics.
@@ -31,6 +33,10 @@ type NATS struct {
 	URL string `yaml:"url"`
 	// Credentials is a NATS .creds file for an external server.
 	Credentials string `yaml:"credentials"`
+	// Listen is the embedded server's client address, so that bridgectl
+	// and other processes can reach it; empty keeps the server in-process
+	// only. Ignored when URL is set.
+	Listen string `yaml:"listen"`
 	// DataDir holds the embedded server's JetStream storage.
 	DataDir string `yaml:"data_dir"`
 	// SubjectPrefix lets two installs share one NATS: subjects

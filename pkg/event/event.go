@@ -94,6 +94,10 @@ func EventsStream(prefix string) string { return streamName(prefix) + "_EVENTS" 
 // DeadLetterStream names the dead-letter stream: BRIDGE_DEADLETTER for the default prefix.
 func DeadLetterStream(prefix string) string { return streamName(prefix) + "_DEADLETTER" }
 
+// LedgerBucket names the effect ledger's KeyValue bucket: BRIDGE_LEDGER for
+// the default prefix.
+func LedgerBucket(prefix string) string { return streamName(prefix) + "_LEDGER" }
+
 func streamName(prefix string) string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(prefix))
 }

@@ -6,7 +6,10 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"strconv"
 )
 
 // The secret names the bridge reads: Vault KV v2 fields under vault.path, or
@@ -37,6 +40,10 @@ type Provider interface {
 const redacted = "[redacted]"
 
 // Secret holds a credential. Its zero value is the empty secret.
+//
+// Keep a Secret in an exported field (or none) of any struct that may be
+// printed: fmt cannot call the methods of a value it reaches through an
+// unexported field, and prints such a Secret's contents.
 type Secret struct{ v string }
 
 // New wraps a value.
@@ -62,3 +69,13 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `
 
 // MarshalText implements encoding.TextMarshaler, which yaml and others use.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Format implements fmt.Formatter, so that every verb prints [redacted]:
+// without it %d or %o would print the struct's field, the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		_, _ = io.WriteString(f, strconv.Quote(redacted))
+		return
+	}
+	_, _ = io.WriteString(f, redacted)
+}

@@ -1,0 +1,143 @@
+// Package bustest starts real JetStream for tests: an embedded nats-server,
+// a bus.Bus on it, its ledger, and consumer runners that stop with the test.
+//
+//	b := bustest.Open(t, bus.Options{})
+//	stop := bustest.Run(t, b, bus.Consumer{Name: "slack-notifier", Sink: s, Ledger: bustest.Ledger(t, b)})
+//	...
+//	bustest.Eventually(t, 5*time.Second, func() error { ... })
+package bustest
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/stoa-platform/bridge/pkg/bus"
+	"github.com/stoa-platform/bridge/pkg/ledger"
+)
+
+// NewServer starts a nats-server with JetStream on a free loopback port,
+// storage in a temporary directory, and shuts it down when the test ends.
+// Connect buses to it (Connect) to test several processes on one NATS.
+func NewServer(t testing.TB) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      server.RANDOM_PORT,
+		JetStream: true,
+		StoreDir:  t.TempDir(),
+		NoLog:     true,
+		NoSigs:    true,
+	})
+	if err != nil {
+		t.Fatalf("bustest: new server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		t.Fatal("bustest: server not ready after 10s")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// Open opens a bus on its own embedded server (bus.Open with an empty URL),
+// storage in a temporary directory unless o.DataDir says otherwise, and
+// closes it when the test ends. Logs are discarded unless o.Logger is set.
+func Open(t testing.TB, o bus.Options) *bus.Bus {
+	t.Helper()
+	if o.URL == "" && o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	return open(t, o)
+}
+
+// Connect opens a bus connected to s over TCP, as another process would,
+// and closes it when the test ends.
+func Connect(t testing.TB, s *server.Server, o bus.Options) *bus.Bus {
+	t.Helper()
+	o.URL = s.ClientURL()
+	return open(t, o)
+}
+
+func open(t testing.TB, o bus.Options) *bus.Bus {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bus.Open(ctx, o)
+	if err != nil {
+		t.Fatalf("bustest: open bus: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			t.Errorf("bustest: close bus: %v", err)
+		}
+	})
+	return b
+}
+
+// Ledger opens the effect ledger of b.
+func Ledger(t testing.TB, b *bus.Bus) *ledger.Ledger {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := b.OpenLedger(ctx)
+	if err != nil {
+		t.Fatalf("bustest: open ledger: %v", err)
+	}
+	return l
+}
+
+// Run runs c on b in a goroutine until the returned stop is called or the
+// test ends, whichever comes first. stop cancels Run, waits for it to
+// return and fails the test if it returned an error; it may be called more
+// than once. c.Logger and c.Metrics keep the runner's defaults when nil.
+func Run(t testing.TB, b *bus.Bus, c bus.Consumer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, c) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("bustest: run %s: %v", c.Name, err)
+			}
+		})
+	}
+	// Registered after the bus's Close, so it runs before it.
+	t.Cleanup(stop)
+	return stop
+}
+
+// Eventually calls cond every 10ms until it returns nil, and fails the test
+// with cond's last error if that has not happened within timeout.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bustest: not within %s: %v", timeout, err)
+		}
+		<-tick.C
+	}
+}

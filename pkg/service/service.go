@@ -1,0 +1,243 @@
+// Package service assembles the bridge's services from a config: the
+// webhook gateway and each sink's consumer. The all-in-one bridge binary runs
+// them together on an embedded NATS server; each service binary runs one of
+// them against an external NATS. Both only call Run.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stoa-platform/bridge/pkg/bus"
+	"github.com/stoa-platform/bridge/pkg/config"
+	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/gateway"
+	"github.com/stoa-platform/bridge/pkg/ledger"
+	"github.com/stoa-platform/bridge/pkg/metrics"
+	"github.com/stoa-platform/bridge/pkg/ops"
+	"github.com/stoa-platform/bridge/pkg/secrets"
+	"github.com/stoa-platform/bridge/pkg/sink"
+	"github.com/stoa-platform/bridge/pkg/sink/slack"
+)
+
+// Part is one of the bridge's services.
+type Part string
+
+// The parts Run can start.
+const (
+	Gateway       Part = "webhook-gateway"
+	SlackNotifier Part = "slack-notifier"
+)
+
+// All is every part, as the all-in-one bridge runs them.
+var All = []Part{Gateway, SlackNotifier}
+
+// Options says what to run.
+type Options struct {
+	Parts []Part
+	// Embedded allows an empty nats.url to start an embedded NATS server.
+	// Only the all-in-one bridge sets it: a lone service on its own private
+	// NATS would receive nothing.
+	Embedded bool
+	// Secrets overrides the provider chosen from the config (tests).
+	Secrets secrets.Provider
+	// Env looks up environment variables; os.LookupEnv in production.
+	Env func(string) (string, bool)
+	// Ready, if set, is called with the HTTP address once the service
+	// listens and its consumers have started (tests).
+	Ready func(addr string)
+}
+
+// Run starts the parts and blocks until ctx is cancelled, then shuts them
+// down gracefully: stop accepting webhooks, drain the consumers, drain NATS.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) error {
+	if cfg.NATS.URL == "" && !o.Embedded {
+		return errors.New("nats.url: required when running a single service (only the all-in-one bridge embeds NATS)")
+	}
+	prov := o.Secrets
+	if prov == nil {
+		prov = secrets.NewEnv(o.Env)
+		set := secrets.Describe(ctx, prov)
+		var have, missing []string
+		for _, n := range secrets.Names {
+			if set[n] {
+				have = append(have, n)
+			} else {
+				missing = append(missing, n)
+			}
+		}
+		log.Info("secrets from environment variables BRIDGE_SECRET_<NAME> (no vault.address set)",
+			"set", have, "missing", missing)
+	}
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+
+	b, err := bus.Open(ctx, bus.Options{
+		URL:             cfg.NATS.URL,
+		Credentials:     cfg.NATS.Credentials,
+		DataDir:         cfg.NATS.DataDir,
+		Listen:          cfg.NATS.Listen,
+		Prefix:          cfg.NATS.SubjectPrefix,
+		Replicas:        cfg.NATS.Replicas,
+		SyncInterval:    cfg.NATS.SyncInterval,
+		MaxAge:          cfg.NATS.MaxAge,
+		DuplicateWindow: cfg.NATS.DuplicateWindow,
+		PublishTimeout:  cfg.NATS.PublishTimeout,
+		Name:            strings.Join(partNames(o.Parts), "+"),
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := b.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("closing nats", "err", err)
+		}
+	}()
+	log.Info("nats connected", "url", b.ClientURL(), "embedded", cfg.NATS.URL == "", "prefix", b.Prefix())
+
+	notes := &ops.Notes{}
+	mux := http.NewServeMux()
+	ops.Register(mux, reg, notes, ops.Check{Name: "nats", Fn: b.Ready})
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+
+	if slices.Contains(o.Parts, Gateway) {
+		if _, err := prov.Get(ctx, secrets.HealthchecksToken); err != nil {
+			notes.Set("healthchecks", "ingest disabled: "+secrets.HealthchecksToken+" is not set")
+			log.Warn("healthchecks ingest disabled: secret not set", "secret", secrets.HealthchecksToken)
+		}
+		g := gateway.New(gateway.Options{
+			Publisher:      publisher{b},
+			Secrets:        prov,
+			Metrics:        m,
+			Logger:         log.With("service", string(Gateway)),
+			MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
+			MaxInFlight:    cfg.Gateway.MaxInFlight,
+			PublishTimeout: cfg.NATS.PublishTimeout,
+			RetryAfter:     cfg.Gateway.RetryAfter,
+		})
+		mux.Handle("/webhooks/", g.Handler())
+	}
+
+	if slices.Contains(o.Parts, SlackNotifier) {
+		l, err := ledger.Open(ctx, b.JetStream(), ledger.Options{
+			Bucket:   event.LedgerBucket(b.Prefix()),
+			Replicas: cfg.NATS.Replicas,
+		})
+		if err != nil {
+			return err
+		}
+		token, err := prov.Get(ctx, secrets.SlackBotToken)
+		if err != nil {
+			notes.Set(string(SlackNotifier), "dry-run: "+secrets.SlackBotToken+" is not set")
+			log.Warn("slack-notifier in dry-run: it logs what it would send", "secret", secrets.SlackBotToken)
+		}
+		s := slack.New(slack.Options{
+			APIURL:   cfg.Slack.APIURL,
+			Token:    token,
+			Channels: cfg.Slack.Channels,
+			Lookup:   l,
+			Timeout:  cfg.Slack.Timeout,
+			Logger:   log.With("sink", string(SlackNotifier)),
+		})
+		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), []string{event.KindCheckDown, event.KindCheckUp}, s, l, log, m)
+		wg.Go(func() {
+			if err := b.Run(runCtx, consumer); err != nil {
+				cancel(fmt.Errorf("%s: %w", SlackNotifier, err))
+			}
+		})
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		cancel(nil)
+		wg.Wait()
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := gateway.NewServer(cfg.Listen, mux, cfg.Gateway)
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("bridge listening", "addr", ln.Addr().String(), "parts", partNames(o.Parts))
+	if o.Ready != nil {
+		o.Ready(ln.Addr().String())
+	}
+
+	select {
+	case <-runCtx.Done():
+	case err := <-serveErr:
+		cancel(fmt.Errorf("http: %w", err))
+	}
+	log.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.WithoutCancel(ctx), cfg.Consumer.ShutdownTimeout)
+	defer done()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	cancel(nil)
+	wg.Wait()
+	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+func consumerFor(c config.Consumer, name string, kinds []string, s sink.Sink, l *ledger.Ledger, log *slog.Logger, m *metrics.Metrics) bus.Consumer {
+	return bus.Consumer{
+		Name:            name,
+		Kinds:           kinds,
+		Sink:            s,
+		Ledger:          l,
+		Concurrency:     c.Concurrency,
+		MaxDeliver:      c.MaxDeliver,
+		AckWait:         c.AckWait,
+		BackoffMin:      c.BackoffMin,
+		BackoffMax:      c.BackoffMax,
+		ShutdownTimeout: c.ShutdownTimeout,
+		Logger:          log.With("sink", name),
+		Metrics:         m,
+	}
+}
+
+// publisher adapts the bus to the gateway's Publisher.
+type publisher struct{ b *bus.Bus }
+
+func (p publisher) Publish(ctx context.Context, ev *event.Event) (bool, error) {
+	ack, err := p.b.Publish(ctx, ev)
+	return ack.Duplicate, err
+}
+
+func partNames(parts []Part) []string {
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// NewLogger returns the JSON (or text) slog logger the config asks for.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,23 @@
+// Command webhook-gateway receives webhooks and publishes them as events to
+// the NATS named by nats.url.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/stoa-platform/bridge/pkg/service"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return service.Main(ctx, "webhook-gateway", os.Args[1:], os.Stderr, service.Options{
+		Parts: []service.Part{service.Gateway},
+		Env:   os.LookupEnv,
+	})
+}
