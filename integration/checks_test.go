@@ -201,7 +201,12 @@ func TestCrashRecovery(t *testing.T) {
 			accepted[id] = true
 		}
 	}
-	b.waitMessages("C0INCIDENTS", n)
+	waitFor(t, 60*time.Second, fmt.Sprintf("%d alerts", n), func() error {
+		if got := len(b.slack.Messages("C0INCIDENTS")); got < n {
+			return fmt.Errorf("%d so far", got)
+		}
+		return nil
+	})
 	b.settle()
 	perCheck := make(map[string]int)
 	for _, m := range b.slack.Messages("C0INCIDENTS") {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -124,7 +125,9 @@ func start(t testing.TB, name, dir string, env []string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("%s log:\n%s", name, p.log.String())
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("%s-%s-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), name, time.Now().UnixNano()))
+			_ = os.WriteFile(path, []byte(p.log.String()), 0o600)
+			t.Logf("%s log: %s; last lines:\n%s", name, path, tail(p.log.String(), 15))
 		}
 	})
 	return p
@@ -244,7 +247,8 @@ func runCtl(t testing.TB, env []string, args ...string) (int, string, string) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("bridgectl: %v", err)
@@ -302,4 +306,12 @@ func settle(t testing.TB, url string) {
 		}
 		return nil
 	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

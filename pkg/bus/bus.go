@@ -52,8 +52,9 @@ const (
 // DeadLetterContentType is the Content-Type of a dead letter.
 const DeadLetterContentType = "application/protobuf; proto=bridge.v1.DeadLetter"
 
-// Options configure Open. The zero value opens an embedded server without a
-// TCP listener, which needs only DataDir.
+// Options configure Open. With only DataDir set, Open starts an embedded
+// server without a TCP listener; zero durations and counts take the
+// defaults above.
 type Options struct {
 	// URL of an external NATS server or cluster. Empty starts an embedded
 	// nats-server with JetStream in this process.

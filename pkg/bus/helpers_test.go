@@ -178,21 +178,9 @@ func consumer(t testing.TB, b *bus.Bus, name string, s sink.Sink, m *metrics.Met
 	}
 }
 
-// waitSettled waits until the consumer has nothing pending or unacked: every
-// message was acked or termed.
 func waitSettled(t testing.TB, b *bus.Bus, name string) {
 	t.Helper()
-	bustest.Eventually(t, 20*time.Second, func() error {
-		ci, err := b.JetStream().Consumer(context.Background(), event.EventsStream(b.Prefix()), name)
-		if err != nil {
-			return err
-		}
-		info := ci.CachedInfo()
-		if info.NumPending != 0 || info.NumAckPending != 0 {
-			return fmt.Errorf("consumer %s: %d pending, %d unacked", name, info.NumPending, info.NumAckPending)
-		}
-		return nil
-	})
+	bustest.WaitSettled(t, b, name, 20*time.Second)
 }
 
 func consumerInfo(t testing.TB, b *bus.Bus, name string) *jetstream.ConsumerInfo {

@@ -178,6 +178,9 @@ func (b *Bus) Run(ctx context.Context, c Consumer) error {
 	}
 	cons, err := r.consumer(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // Cancelled before it started: nothing to drain.
+		}
 		return err
 	}
 	return r.run(ctx, cons)
@@ -278,7 +281,7 @@ func (r *runner) fetch(ctx context.Context, cons jetstream.Consumer, queues []ch
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, nats.ErrConnectionClosed) || r.b.nc.IsClosed() {
+		if errors.Is(err, nats.ErrConnectionClosed) || r.b.nc.IsClosed() || r.b.nc.IsDraining() {
 			return fmt.Errorf("bus: consumer %s: %w", r.c.Name, err)
 		}
 		failures++

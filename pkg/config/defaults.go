@@ -29,7 +29,7 @@ func Default() Config {
 			MaxInFlight:       1024,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
+			WriteTimeout:      40 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			RetryAfter:        5 * time.Second,
 		},

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,11 +39,9 @@ var ErrClaimLost = errors.New("ledger: claim lost to another holder")
 // in state Claimed.
 var ErrNotClaimed = errors.New("ledger: not a held claim")
 
-// Bucket names the ledger bucket of a subject prefix: BRIDGE_LEDGER for the
-// default prefix, next to the BRIDGE_EVENTS stream.
-func Bucket(prefix string) string {
-	return strings.TrimSuffix(event.EventsStream(prefix), "_EVENTS") + "_LEDGER"
-}
+// Bucket names the ledger bucket of a subject prefix (event.LedgerBucket):
+// BRIDGE_LEDGER for the default prefix, next to the BRIDGE_EVENTS stream.
+func Bucket(prefix string) string { return event.LedgerBucket(prefix) }
 
 // Options configure Open.
 type Options struct {
@@ -147,6 +144,12 @@ type record struct {
 const (
 	statePending = "pending"
 	stateDone    = "done"
+	// stateReleased marks a key whose attempt failed. It is kept, not
+	// deleted: JetStream may forget how often it delivered a message (a
+	// server killed before it saved its consumer state redelivers it as a
+	// first delivery), and the next attempt must still know that an
+	// earlier one may have made the effect.
+	stateReleased = "released"
 )
 
 // bucketKey maps a logical key onto the bucket's key alphabet. 128 bits of
@@ -187,7 +190,7 @@ func (l *Ledger) Claim(ctx context.Context, key, owner string, lease time.Durati
 
 		e, err := l.kv.Get(ctx, bk)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // Released between our Create and Get: create again.
+			continue // Deleted (purged) between our Create and Get: create again.
 		}
 		if err != nil {
 			return Claim{}, fmt.Errorf("ledger: claim: read: %w", err)
@@ -200,6 +203,9 @@ func (l *Ledger) Claim(ctx context.Context, key, owner string, lease time.Durati
 			return Claim{State: Done, Result: result(rec), key: key}, nil
 		}
 		age := time.Since(e.Created())
+		if rec.State == stateReleased {
+			age = lease // free to take at once
+		}
 		if age < lease {
 			return Claim{State: Busy, RetryIn: lease - age, Holder: rec.Owner, key: key}, nil
 		}
@@ -263,13 +269,18 @@ func (l *Ledger) Complete(ctx context.Context, c Claim, r sink.Result) error {
 }
 
 // Release gives a held claim up after a failed attempt, so the next attempt
-// (here or on another replica) can claim at once. It does nothing when the
-// claim was taken over meanwhile.
+// (here or on another replica) can claim at once. The key stays marked as
+// attempted: the next Claim of it is TookOver, so its sink looks before it
+// creates. It does nothing when the claim was taken over meanwhile.
 func (l *Ledger) Release(ctx context.Context, c Claim) error {
 	if c.State != Claimed {
 		return ErrNotClaimed
 	}
-	err := l.kv.Delete(ctx, bucketKey(c.key), jetstream.LastRevision(c.revision))
+	b, err := json.Marshal(record{Key: c.key, State: stateReleased, Owner: c.owner, ClaimedAt: time.Now()})
+	if err != nil {
+		return fmt.Errorf("ledger: encode release: %w", err)
+	}
+	_, err = l.kv.Update(ctx, bucketKey(c.key), b, c.revision)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return fmt.Errorf("ledger: release: %w", err)
 	}

@@ -25,8 +25,20 @@ type Check struct {
 // flow disabled for want of its secret, a sink in dry-run. Safe for
 // concurrent use.
 type Notes struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu  sync.Mutex
+	m   map[string]string
+	fns map[string]func(context.Context) string
+}
+
+// SetFunc records a remark computed at each /readyz request, so it follows
+// a rotated secret; fn returns "" when there is nothing to remark.
+func (n *Notes) SetFunc(name string, fn func(context.Context) string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fns == nil {
+		n.fns = make(map[string]func(context.Context) string)
+	}
+	n.fns[name] = fn
 }
 
 // Set records a remark under name, replacing any earlier one.
@@ -46,15 +58,24 @@ func (n *Notes) Clear(name string) {
 	delete(n.m, name)
 }
 
-func (n *Notes) snapshot() map[string]string {
+func (n *Notes) snapshot(ctx context.Context) map[string]string {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(n.m))
+	out := make(map[string]string, len(n.m)+len(n.fns))
 	for k, v := range n.m {
 		out[k] = v
+	}
+	fns := make(map[string]func(context.Context) string, len(n.fns))
+	for k, fn := range n.fns {
+		fns[k] = fn
+	}
+	n.mu.Unlock()
+	for k, fn := range fns {
+		if v := fn(ctx); v != "" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
@@ -77,7 +98,7 @@ func Register(mux *http.ServeMux, g prometheus.Gatherer, notes *Notes, checks ..
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		body := readiness{Status: "ready", Notes: notes.snapshot()}
+		body := readiness{Status: "ready", Notes: notes.snapshot(ctx)}
 		for _, c := range checks {
 			if err := c.Fn(ctx); err != nil {
 				if body.Failing == nil {

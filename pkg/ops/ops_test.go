@@ -67,3 +67,23 @@ func TestHealthzAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestReadyzDynamicNote(t *testing.T) {
+	mux := http.NewServeMux()
+	var notes ops.Notes
+	disabled := "healthchecks ingest is disabled"
+	notes.SetFunc("webhook-gateway", func(context.Context) string { return disabled })
+	ops.Register(mux, prometheus.NewRegistry(), &notes)
+	get := func() string {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec.Body.String()
+	}
+	if got := get(); !strings.Contains(got, disabled) {
+		t.Errorf("/readyz = %s, want the note", got)
+	}
+	disabled = ""
+	if got := get(); strings.Contains(got, "notes") {
+		t.Errorf("/readyz = %s, want no notes once the secret is set", got)
+	}
+}

@@ -39,6 +39,11 @@ func Main(ctx context.Context, name string, args []string, stderr io.Writer, o O
 		return 2
 	}
 	log := NewLogger(cfg.Log, stderr).With("service", name)
+	if o.Environ != nil {
+		if unknown := config.UnknownEnv(o.Environ()); len(unknown) > 0 {
+			log.Warn("environment variables that set no config key (a typo?)", "names", unknown)
+		}
+	}
 	if *path == "" {
 		log.Info("no config file: using built-in defaults")
 	} else {

@@ -53,6 +53,9 @@ type Options struct {
 	Secrets secrets.Provider
 	// Env looks up environment variables; os.LookupEnv in production.
 	Env func(string) (string, bool)
+	// Environ lists the environment (os.Environ), to warn about BRIDGE_*
+	// variables that set nothing.
+	Environ func() []string
 	// Ready, if set, is called with the HTTP address once the service
 	// listens and its consumers have started (tests).
 	Ready func(addr string)
@@ -116,21 +119,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	var wg sync.WaitGroup
 
 	if slices.Contains(o.Parts, Gateway) {
-		if _, err := prov.Get(ctx, secrets.HealthchecksToken); err != nil {
-			notes.Set("healthchecks", "ingest disabled: "+secrets.HealthchecksToken+" is not set")
-			log.Warn("healthchecks ingest disabled: secret not set", "secret", secrets.HealthchecksToken)
-		}
 		g := gateway.New(gateway.Options{
 			Publisher:      publisher{b},
 			Secrets:        prov,
 			Metrics:        m,
-			Logger:         log.With("service", string(Gateway)),
+			Logger:         log.With("component", string(Gateway)),
 			MaxBodyBytes:   cfg.Gateway.MaxBodyBytes,
 			MaxInFlight:    cfg.Gateway.MaxInFlight,
 			PublishTimeout: cfg.NATS.PublishTimeout,
 			RetryAfter:     cfg.Gateway.RetryAfter,
 		})
 		mux.Handle("/webhooks/", g.Handler())
+		// The gateway itself logs a disabled endpoint (once per change).
+		notes.SetFunc(string(Gateway), func(ctx context.Context) string {
+			return strings.Join(g.Disabled(ctx), "; ")
+		})
 	}
 
 	if slices.Contains(o.Parts, SlackNotifier) {
@@ -141,18 +144,25 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		if err != nil {
 			return err
 		}
-		token, err := prov.Get(ctx, secrets.SlackBotToken)
-		if err != nil {
-			notes.Set(string(SlackNotifier), "dry-run: "+secrets.SlackBotToken+" is not set")
-			log.Warn("slack-notifier in dry-run: it logs what it would send", "secret", secrets.SlackBotToken)
+		slackToken := func(ctx context.Context) (secrets.Secret, error) {
+			return prov.Get(ctx, secrets.SlackBotToken)
 		}
+		if _, err := slackToken(ctx); err != nil {
+			log.Warn("slack-notifier in dry-run: it logs what it would send", "secret", secrets.SlackBotToken, "err", err)
+		}
+		notes.SetFunc(string(SlackNotifier), func(ctx context.Context) string {
+			if t, err := slackToken(ctx); err != nil || t.IsZero() {
+				return "dry-run: " + secrets.SlackBotToken + " is not set"
+			}
+			return ""
+		})
 		s := slack.New(slack.Options{
-			APIURL:   cfg.Slack.APIURL,
-			Token:    token,
-			Channels: cfg.Slack.Channels,
-			Lookup:   l,
-			Timeout:  cfg.Slack.Timeout,
-			Logger:   log.With("sink", string(SlackNotifier)),
+			APIURL:    cfg.Slack.APIURL,
+			TokenFunc: slackToken,
+			Channels:  cfg.Slack.Channels,
+			Lookup:    l,
+			Timeout:   cfg.Slack.Timeout,
+			Logger:    log.With("sink", string(SlackNotifier)),
 		})
 		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), []string{event.KindCheckDown, event.KindCheckUp}, s, l, log, m)
 		wg.Go(func() {
@@ -208,7 +218,7 @@ func consumerFor(c config.Consumer, name string, kinds []string, s sink.Sink, l 
 		BackoffMin:      c.BackoffMin,
 		BackoffMax:      c.BackoffMax,
 		ShutdownTimeout: c.ShutdownTimeout,
-		Logger:          log.With("sink", name),
+		Logger:          log,
 		Metrics:         m,
 	}
 }

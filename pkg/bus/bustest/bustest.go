@@ -4,19 +4,25 @@
 //	b := bustest.Open(t, bus.Options{})
 //	stop := bustest.Run(t, b, bus.Consumer{Name: "slack-notifier", Sink: s, Ledger: bustest.Ledger(t, b)})
 //	...
+//	bustest.WaitSettled(t, b, "slack-notifier", 10*time.Second) // everything acked or termed
 //	bustest.Eventually(t, 5*time.Second, func() error { ... })
 package bustest
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stoa-platform/bridge/pkg/bus"
+	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/ledger"
 )
 
@@ -121,6 +127,51 @@ func Run(t testing.TB, b *bus.Bus, c bus.Consumer) (stop func()) {
 	// Registered after the bus's Close, so it runs before it.
 	t.Cleanup(stop)
 	return stop
+}
+
+// WaitSettled waits until the durable consumer name of b's events stream
+// has been delivered every event it matches and has none unacknowledged
+// (every one acked or termed), and fails the test if that has not happened
+// within timeout.
+func WaitSettled(t testing.TB, b *bus.Bus, name string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error { return settled(b, name) })
+}
+
+func settled(b *bus.Bus, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := b.JetStream().Stream(ctx, event.EventsStream(b.Prefix()))
+	if err != nil {
+		return err
+	}
+	c, err := stream.Consumer(ctx, name)
+	if err != nil {
+		return err
+	}
+	info := c.CachedInfo()
+	// A new consumer reports nothing pending until it has settled in, so
+	// compare with the stream itself too.
+	filters := info.Config.FilterSubjects
+	if len(filters) == 0 {
+		filters = []string{cmp.Or(info.Config.FilterSubject, event.SubjectWildcard(b.Prefix()))}
+	}
+	var last uint64
+	for _, f := range filters {
+		m, err := stream.GetLastMsgForSubject(ctx, f)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		last = max(last, m.Sequence)
+	}
+	if info.Delivered.Stream < last || info.NumPending != 0 || info.NumAckPending != 0 {
+		return fmt.Errorf("consumer %s: delivered up to %d of %d, %d pending, %d unacknowledged",
+			name, info.Delivered.Stream, last, info.NumPending, info.NumAckPending)
+	}
+	return nil
 }
 
 // Eventually calls cond every 10ms until it returns nil, and fails the test

@@ -127,24 +127,19 @@ func (s *Sink) checkDown(ctx context.Context, d sink.Delivery) (sink.Result, err
 	}
 
 	if mayHavePosted(d) {
-		if channelID.MatchString(channel) {
-			ts, ok, err := cl.findInHistory(ctx, channel, d.Event.GetIdempotencyKey(), at)
-			if err != nil {
-				return sink.Result{}, err
-			}
-			if ok {
-				s.log.LogAttrs(ctx, slog.LevelInfo, "found the alert an earlier attempt posted",
-					slog.String("event_id", d.Event.GetId()), slog.String("channel", channel), slog.String("ts", ts))
-				a := alert{channel: channel, ts: ts, state: stateOpen, downAt: at}
-				return a.result(OutcomePosted, c.GetCheckId()), nil
-			}
-		} else {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "cannot look for an earlier post in a channel given by name: a duplicate alert is possible; configure the channel ID",
-				slog.String("event_id", d.Event.GetId()), slog.String("channel", channel))
+		chID, ts, ok, err := s.findPosted(ctx, cl, channel, d.Event.GetIdempotencyKey(), at)
+		if err != nil {
+			return sink.Result{}, err
+		}
+		if ok {
+			s.log.LogAttrs(ctx, slog.LevelInfo, "found the alert an earlier attempt posted",
+				slog.String("event_id", d.Event.GetId()), slog.String("channel", chID), slog.String("ts", ts))
+			a := alert{channel: chID, ts: ts, state: stateOpen, downAt: at}
+			return a.result(OutcomePosted, c.GetCheckId()), nil
 		}
 	}
 
-	chID, ts, err := cl.post(ctx, channel, "", msg, metadata(d.Event))
+	chID, ts, err := s.postTop(ctx, cl, channel, msg, metadata(d.Event))
 	if err != nil {
 		return sink.Result{}, err
 	}

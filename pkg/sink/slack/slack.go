@@ -13,6 +13,22 @@
 // the alert's thread before it posts, so a crash between Slack's answer and
 // the ledger write makes no duplicate.
 //
+// Channels may be configured by ID (C…, G…) or by name ("#incidents").
+// Slack takes a name for posting only: history, replies and chat.update
+// want the ID. The sink learns a name's ID from the answer to each post
+// and, when it must search a channel whose ID it has not learned yet (the
+// answer to the post was lost), looks the name up with conversations.list.
+//
+// Slack scopes the bot token needs:
+//   - chat:write, to post and update messages;
+//   - channels:read and groups:read, to resolve a channel name to its ID
+//     (public and private channels), not needed when every channel is
+//     configured by ID;
+//   - channels:history and groups:history, to search a channel and its
+//     threads for an earlier post when recovering from a crash.
+//
+// A missing scope is a permanent error naming the scope.
+//
 // With no token the sink runs dry: it logs the calls it would make and
 // reports OutcomeDryRun, with ledger fields that keep the check flow going.
 package slack
@@ -24,7 +40,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -72,9 +87,11 @@ type Options struct {
 	// an empty secret means dry-run; another error fails the delivery as
 	// transient.
 	TokenFunc func(ctx context.Context) (secrets.Secret, error)
-	// Channels names the channel of each flow, by ID (C…) or #name. Use
-	// IDs: Slack accepts names only for posting, so an uncertain delivery
-	// to a channel given by name cannot look for an earlier post.
+	// Channels names the channel of each flow, by ID (C…, G…) or by name
+	// ("#name" or "name"). A name is resolved to its ID, which the search
+	// for an earlier post needs, from the answer to a post or else with
+	// conversations.list (scopes channels:read and groups:read); an ID
+	// spares that call.
 	Channels config.SlackChannels
 	// Lookup reads the effect ledger. Nil means nothing is ever recorded.
 	Lookup sink.Lookup
@@ -95,6 +112,8 @@ type Sink struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	hc       *http.Client
+	// channelIDs maps the channel names of Channels to their IDs.
+	channelIDs *channelIDs
 }
 
 var _ sink.Sink = (*Sink)(nil)
@@ -109,6 +128,8 @@ func New(o Options) *Sink {
 		timeout:  o.Timeout,
 		log:      o.Logger,
 		hc:       o.HTTPClient,
+
+		channelIDs: newChannelIDs(),
 	}
 	if s.apiURL == "" {
 		s.apiURL = DefaultAPIURL
@@ -208,9 +229,6 @@ func carriesKey(m slackgo.Message, key string) bool {
 	k, _ := m.Metadata.EventPayload["idempotency_key"].(string)
 	return m.Metadata.EventType == metadataEventType && k == key
 }
-
-// channelID matches a Slack conversation ID; channel names are lower case.
-var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
 
 // client is a Slack Web API client for one delivery.
 type client struct {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -264,6 +265,9 @@ func TestUncertainDown(t *testing.T) {
 		if got := e.logs.lines(t, "found the alert an earlier attempt posted"); len(got) != 1 {
 			t.Errorf("%d 'found' log lines, want 1", len(got))
 		}
+		if n := e.fake.Calls("conversations.list"); n != 0 {
+			t.Errorf("%d list calls for a channel ID, want 0", n)
+		}
 	})
 
 	t.Run("nothing posted yet", func(t *testing.T) {
@@ -292,7 +296,7 @@ func TestUncertainDown(t *testing.T) {
 		}
 	})
 
-	t.Run("channel by name cannot look", func(t *testing.T) {
+	t.Run("channel by name, nothing posted yet", func(t *testing.T) {
 		e := newEnv(t, func(o *Options) { o.Channels.Checks = "#checks" })
 		r, err := e.deliver(t, down, 2, true)
 		if err != nil {
@@ -301,13 +305,233 @@ func TestUncertainDown(t *testing.T) {
 		if r.Fields["channel"] != checksID {
 			t.Errorf("channel field %q, want the ID %s", r.Fields["channel"], checksID)
 		}
-		if n := e.fake.Calls("conversations.history"); n != 0 {
-			t.Errorf("%d history calls with a channel name, want 0", n)
+		if n := e.fake.Calls("conversations.history"); n != 1 {
+			t.Errorf("%d history calls with a channel name, want 1", n)
 		}
-		if got := e.logs.lines(t, "cannot look for an earlier post in a channel given by name: a duplicate alert is possible; configure the channel ID"); len(got) != 1 {
-			t.Errorf("%d warnings, want 1", len(got))
+		if n := len(e.fake.Messages(checksID)); n != 1 {
+			t.Errorf("%d messages, want 1", n)
 		}
 	})
+}
+
+// TestUncertainDownByName is the crash between Slack's answer and the
+// ledger write with the channel configured by name: the name is resolved
+// with conversations.list, the history searched by ID, and nothing is
+// posted twice.
+func TestUncertainDownByName(t *testing.T) {
+	down, _ := downUp(t)
+	other := checkEvent(fixtureCheck(t, "down-with-tags.json"))
+
+	for _, channel := range []string{"#checks", "checks"} {
+		t.Run(channel, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.Channels.Checks = channel })
+			e.fake.AddChannel("C0OTHER", "checks-archive")
+			e.fake.AddPrivateChannel("C0PRIVATE", "ops")
+
+			e.fake.LoseResponse("chat.postMessage", 1)
+			if _, err := e.deliver(t, down, 1, false); err == nil || sink.IsPermanent(err) {
+				t.Fatalf("Deliver with the answer lost = %v, want transient", err)
+			}
+			msgs := e.fake.Messages(checksID)
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages after the lost answer, want 1", len(msgs))
+			}
+
+			r, err := e.deliver(t, down, 2, true)
+			if err != nil {
+				t.Fatalf("uncertain Deliver = %v", err)
+			}
+			want := map[string]string{"channel": checksID, "ts": msgs[0].TS, "state": "open", "down_at": "2025-06-03T05:16:41Z"}
+			if diff := cmp.Diff(want, r.Fields); diff != "" {
+				t.Errorf("uncertain Deliver fields (-want +got):\n%s", diff)
+			}
+			if n := len(e.fake.Messages(checksID)); n != 1 {
+				t.Errorf("%d messages, want still 1", n)
+			}
+			calls := func() string {
+				return fmt.Sprintf("list %d, history %d, post %d", e.fake.Calls("conversations.list"),
+					e.fake.Calls("conversations.history"), e.fake.Calls("chat.postMessage"))
+			}
+			if got, want := calls(), "list 1, history 1, post 1"; got != want {
+				t.Errorf("calls: %s, want %s", got, want)
+			}
+			if got := e.logs.lines(t, "resolved the channel name"); len(got) != 1 || got[0]["channel"] != "#checks" || got[0]["channel_id"] != checksID {
+				t.Errorf("'resolved' log lines %v, want one for #checks → %s", got, checksID)
+			}
+
+			// The ledger write is lost again: the cached ID serves.
+			e.led = newLedger()
+			e.sink.lookup = e.led
+			if _, err := e.deliver(t, down, 3, true); err != nil {
+				t.Fatalf("Deliver attempt 3 = %v", err)
+			}
+			// Another check's uncertain alert: searched, not found, posted.
+			if r, err := e.deliver(t, other, 2, true); err != nil || r.Outcome != OutcomePosted {
+				t.Fatalf("other check's Deliver = %+v, %v; want posted", r, err)
+			}
+			if got, want := calls(), "list 1, history 3, post 2"; got != want {
+				t.Errorf("calls: %s, want %s", got, want)
+			}
+			if n := len(e.fake.Messages(checksID)); n != 2 {
+				t.Errorf("%d messages, want 2: one per check", n)
+			}
+		})
+	}
+}
+
+func TestChannelResolution(t *testing.T) {
+	down, _ := downUp(t)
+	// lostThenRetry loses the answer to the first post, then makes an
+	// uncertain retry.
+	lostThenRetry := func(t *testing.T, e *env) (sink.Result, error) {
+		t.Helper()
+		e.fake.LoseResponse("chat.postMessage", 1)
+		if _, err := e.deliver(t, down, 1, false); err == nil {
+			t.Fatal("Deliver with the answer lost succeeded")
+		}
+		return e.deliver(t, down, 2, true)
+	}
+
+	t.Run("learned from the post", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Channels.Checks = "#checks" })
+		e.mustDeliver(t, down)
+		e.led = newLedger() // The ledger write was lost.
+		e.sink.lookup = e.led
+		if _, err := e.deliver(t, down, 2, true); err != nil {
+			t.Fatalf("uncertain Deliver = %v", err)
+		}
+		if n := e.fake.Calls("conversations.list"); n != 0 {
+			t.Errorf("%d list calls, want 0: the post's answer gave the ID", n)
+		}
+		if n := e.fake.Calls("conversations.history"); n != 1 {
+			t.Errorf("%d history calls, want 1", n)
+		}
+		if n := len(e.fake.Messages(checksID)); n != 1 {
+			t.Errorf("%d messages, want 1", n)
+		}
+	})
+
+	t.Run("ID used as is", func(t *testing.T) {
+		e := newEnv(t)
+		if _, err := lostThenRetry(t, e); err != nil {
+			t.Fatalf("uncertain Deliver = %v", err)
+		}
+		if n := e.fake.Calls("conversations.list"); n != 0 {
+			t.Errorf("%d list calls for a channel ID, want 0", n)
+		}
+		if n := len(e.fake.Messages(checksID)); n != 1 {
+			t.Errorf("%d messages, want 1", n)
+		}
+	})
+
+	t.Run("private channel on a later page", func(t *testing.T) {
+		const privateID = "G0PRIVATE"
+		e := newEnv(t, func(o *Options) { o.Channels.Checks = "#ops-private" })
+		for i := range 5 {
+			e.fake.AddChannel(fmt.Sprintf("C0PUB%d", i), fmt.Sprintf("pub-%d", i))
+		}
+		e.fake.AddPrivateChannel(privateID, "ops-private")
+		// Pages shorter than the limit, as Slack may send: the cursor,
+		// not the page size, says whether more follow.
+		e.fake.ShortPages(2)
+		r, err := lostThenRetry(t, e)
+		if err != nil {
+			t.Fatalf("uncertain Deliver = %v", err)
+		}
+		msgs := e.fake.Messages(privateID)
+		if len(msgs) != 1 || r.Fields["channel"] != privateID || r.Fields["ts"] != msgs[0].TS {
+			t.Errorf("result %+v with %d messages, want the one in %s", r.Fields, len(msgs), privateID)
+		}
+		if n := e.fake.Calls("conversations.list"); n != 4 {
+			t.Errorf("%d list calls, want 4 pages of 2", n)
+		}
+	})
+
+	t.Run("failed lookup not cached", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Channels.Checks = "#checks" })
+		e.fake.RateLimit("conversations.list", 1, 20*time.Second)
+		_, err := lostThenRetry(t, e)
+		checkClass(t, e, err, false, 20*time.Second, "slack: conversations.list for #checks: rate limited, retry after 20s")
+		if _, err := e.deliver(t, down, 3, true); err != nil {
+			t.Fatalf("Deliver after the rate limit = %v", err)
+		}
+		if n := e.fake.Calls("conversations.list"); n != 2 {
+			t.Errorf("%d list calls, want 2", n)
+		}
+		if n := len(e.fake.Messages(checksID)); n != 1 {
+			t.Errorf("%d messages, want 1", n)
+		}
+	})
+
+	t.Run("name not found not cached", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Channels.Checks = "#nope" })
+		for attempt := 2; attempt <= 3; attempt++ {
+			_, err := e.deliver(t, down, attempt, true)
+			checkClass(t, e, err, true, 0, "slack: channel #nope not found (conversations.list)")
+		}
+		if n := e.fake.Calls("conversations.list"); n != 2 {
+			t.Errorf("%d list calls, want 2", n)
+		}
+		if n := e.fake.Calls("chat.postMessage"); n != 0 {
+			t.Errorf("%d posts, want 0", n)
+		}
+	})
+
+	t.Run("concurrent deliveries", func(t *testing.T) {
+		e := newEnv(t, func(o *Options) { o.Channels.Checks = "#checks" })
+		const n = 8
+		base := down.GetCheckStatusChanged()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			c := flip(base, bridgev1.CheckStatus_CHECK_STATUS_DOWN, time.Date(2025, 6, 3, 5, i, 0, 0, time.UTC))
+			c.CheckId = fmt.Sprintf("check-%d", i)
+			ev := checkEvent(c)
+			wg.Go(func() {
+				_, err := e.sink.Deliver(context.Background(), sink.Delivery{Event: ev, Attempt: 2, Uncertain: true})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if got := len(e.fake.Messages(checksID)); got != n {
+			t.Errorf("%d messages, want %d", got, n)
+		}
+		if got := e.fake.Calls("conversations.list"); got < 1 || got > n {
+			t.Errorf("%d list calls, want 1 to %d", got, n)
+		}
+	})
+}
+
+func TestIsChannelID(t *testing.T) {
+	tests := []struct {
+		channel string
+		want    bool
+	}{
+		{"C0CHECKS", true},
+		{"C024BE91L", true},
+		{"G0PRIVATE", true},
+		{"D024BE91L", true},
+		{"#checks", false},
+		{"checks", false},
+		{"#C0CHECKS", false},
+		{"c0checks", false},
+		{"Cchecks", false},
+		{"C", false},
+		{"X0CHECKS", false},
+		{"C0-CHECKS", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := isChannelID(tt.channel); got != tt.want {
+			t.Errorf("isChannelID(%q) = %v, want %v", tt.channel, got, tt.want)
+		}
+	}
 }
 
 func TestUncertainReply(t *testing.T) {
@@ -576,6 +800,7 @@ func TestTokenFunc(t *testing.T) {
 func TestStatusTable(t *testing.T) {
 	down, _ := downUp(t)
 	const post = "slack: chat.postMessage to C0CHECKS: "
+	byName := func(o *Options) { o.Channels.Checks = "#checks" }
 	type want struct {
 		permanent  bool
 		retryAfter time.Duration
@@ -612,6 +837,22 @@ func TestStatusTable(t *testing.T) {
 			want: want{permanent: true, err: "slack: conversations.history of C0CHECKS: missing_scope"}},
 		{name: "history rate limited", uncertain: true, setup: func(e *env) { e.fake.RateLimit("conversations.history", 1, 3*time.Second) },
 			want: want{retryAfter: 3 * time.Second, err: "slack: conversations.history of C0CHECKS: rate limited, retry after 3s"}},
+		{name: "list rate limited", uncertain: true, mod: byName, setup: func(e *env) { e.fake.RateLimit("conversations.list", 1, 3*time.Second) },
+			want: want{retryAfter: 3 * time.Second, err: "slack: conversations.list for #checks: rate limited, retry after 3s"}},
+		{name: "list 429 without Retry-After", uncertain: true, mod: byName, setup: func(e *env) { e.fake.RateLimit("conversations.list", 1, 0) },
+			want: want{err: "slack: conversations.list for #checks: HTTP 429 Too Many Requests"}},
+		{name: "list 503", uncertain: true, mod: byName, setup: func(e *env) { e.fake.Fail("conversations.list", 1, 503) },
+			want: want{err: "slack: conversations.list for #checks: HTTP 503 Service Unavailable"}},
+		{name: "list internal_error", uncertain: true, mod: byName, setup: func(e *env) { e.fake.FailWith("conversations.list", 1, "internal_error") },
+			want: want{err: "slack: conversations.list for #checks: internal_error"}},
+		{name: "list missing scope", uncertain: true, mod: byName, setup: func(e *env) { e.fake.FailWith("conversations.list", 1, "missing_scope") },
+			want: want{permanent: true, err: "slack: conversations.list for #checks: missing_scope"}},
+		{name: "list answer lost", uncertain: true, mod: byName, setup: func(e *env) { e.fake.LoseResponse("conversations.list", 1) },
+			want: want{err: "slack: conversations.list for #checks: …"}},
+		{name: "channel name not found", uncertain: true, mod: func(o *Options) { o.Channels.Checks = "#nope" },
+			want: want{permanent: true, err: "slack: channel #nope not found (conversations.list)"}},
+		{name: "channel name archived", uncertain: true, mod: byName, setup: func(e *env) { e.fake.Archive(checksID) },
+			want: want{permanent: true, err: "slack: channel #checks not found (conversations.list)"}},
 		{name: "server gone", setup: func(e *env) { e.fake.Close() }, want: want{err: post + "…"}},
 		{name: "answer lost", setup: func(e *env) { e.fake.LoseResponse("chat.postMessage", 1) }, want: want{err: post + "…"}},
 		{name: "cancelled", ctx: func() context.Context {

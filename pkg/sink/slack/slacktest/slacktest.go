@@ -1,6 +1,6 @@
 // Package slacktest is a stateful fake of the part of Slack's Web API the
 // bridge uses: auth.test, chat.postMessage, chat.update,
-// conversations.history and conversations.replies.
+// conversations.history, conversations.replies and conversations.list.
 //
 // It is a real HTTP server on 127.0.0.1, so it serves unit tests and the
 // bridge binary run as a subprocess alike. It enforces Slack's contract
@@ -8,8 +8,8 @@
 // channel, a channel the bot is not in, a message with no text, malformed
 // blocks, an unknown thread or message all get the error code Slack gives,
 // with HTTP 200 and {"ok":false,"error":"…"}. Faults (429 with Retry-After,
-// 5xx with an HTML body, ok:false codes, a lost response) are injected per
-// method. slack-go's own slacktest has no chat.update and keeps no history,
+// 5xx with an HTML body, ok:false codes, a lost response, short pages) are
+// injected per method. slack-go's own slacktest has no chat.update and keeps no history,
 // hence this one.
 package slacktest
 
@@ -38,6 +38,7 @@ const (
 	MethodUpdate               = "chat.update"
 	MethodHistory              = "conversations.history"
 	MethodReplies              = "conversations.replies"
+	MethodList                 = "conversations.list"
 	methodAny                  = "*"
 	maxTextChars               = 40000
 	maxBlocks                  = 50
@@ -48,6 +49,8 @@ const (
 	maxContextElements         = 10
 	defaultHistoryLimit        = 100
 	maxHistoryLimit            = 999
+	defaultListLimit           = 100
+	maxListLimit               = 1000
 	botID, userID, teamID      = "B0BRIDGE", "U0BRIDGE", "T0BRIDGE"
 	teamName, teamURL, botName = "bridge-test", "https://bridge-test.slack.com/", "bridge"
 )
@@ -90,12 +93,15 @@ type Server struct {
 	lastTS   int64               // microseconds since the epoch
 	calls    map[string]int
 	faults   map[string][]fault
+	// shortPages caps every page of a paginated answer; 0 means no cap.
+	shortPages int
 }
 
 type channel struct {
 	id, name string
 	member   bool
 	archived bool
+	private  bool
 	msgs     []*message // top-level, oldest first
 }
 
@@ -157,21 +163,30 @@ func (s *Server) Token() string { return s.token }
 // Close shuts the server down. It may be called more than once.
 func (s *Server) Close() { s.srv.Close() }
 
-// AddChannel registers a channel with the bot as a member. The channel can
-// then be named by id, name or #name in chat.postMessage; every other
-// method wants the id, as in Slack.
-func (s *Server) AddChannel(id, name string) {
+// AddChannel registers a public channel with the bot as a member. The
+// channel can then be named by id, name or #name in chat.postMessage; every
+// other method wants the id, as in Slack. conversations.list maps the name
+// to the id.
+func (s *Server) AddChannel(id, name string) { s.addChannel(id, name, false) }
+
+// AddPrivateChannel registers a private channel with the bot as a member.
+// conversations.list shows it only for types=private_channel, and only
+// while the bot is a member (see Kick).
+func (s *Server) AddPrivateChannel(id, name string) { s.addChannel(id, name, true) }
+
+func (s *Server) addChannel(id, name string, private bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name = strings.TrimPrefix(name, "#")
-	s.channels[id] = &channel{id: id, name: name, member: true}
+	s.channels[id] = &channel{id: id, name: name, member: true, private: private}
 	if name != "" {
 		s.names[name] = id
 	}
 }
 
 // Kick removes the bot from a channel: later calls about it answer
-// not_in_channel.
+// not_in_channel, and conversations.list shows it with is_member false, or
+// not at all if it is private.
 func (s *Server) Kick(ch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,7 +195,8 @@ func (s *Server) Kick(ch string) {
 	}
 }
 
-// Archive archives a channel: later posts to it answer is_archived.
+// Archive archives a channel: later posts to it answer is_archived, and
+// conversations.list with exclude_archived leaves it out.
 func (s *Server) Archive(ch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,6 +230,18 @@ func (s *Server) FailWith(method string, n int, code string) {
 // something and the caller knowing it.
 func (s *Server) LoseResponse(method string, n int) {
 	s.addFault(method, n, fault{kind: faultLose})
+}
+
+// ShortPages makes every page of conversations.history,
+// conversations.replies and conversations.list hold at most n items
+// whatever the limit asked, with a cursor to the rest: Slack may return
+// fewer items than the limit before the end of a list, so a caller must
+// follow next_cursor, not compare a page's size with its limit. Zero or
+// less removes the cap.
+func (s *Server) ShortPages(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shortPages = max(n, 0)
 }
 
 func (s *Server) addFault(method string, n int, f fault) {
@@ -376,6 +404,8 @@ func (s *Server) handle(method string, r *http.Request) (map[string]any, error) 
 		return s.history(p)
 	case MethodReplies:
 		return s.replies(p)
+	case MethodList:
+		return s.list(p)
 	}
 	return nil, apiError("unknown_method")
 }
@@ -550,7 +580,7 @@ func (s *Server) history(p params) (map[string]any, error) {
 	// Newest first, as Slack answers.
 	msgs := slices.Clone(c.msgs)
 	slices.Reverse(msgs)
-	page, next, err := paginate(msgs, p, true)
+	page, next, err := paginate(msgs, p, true, s.shortPages)
 	if err != nil {
 		return nil, err
 	}
@@ -576,7 +606,7 @@ func (s *Server) replies(p params) (map[string]any, error) {
 	}
 	// The parent first, then its replies, oldest first.
 	msgs := append([]*message{m}, m.replies...)
-	page, next, err := paginate(msgs, p, false)
+	page, next, err := paginate(msgs, p, false, s.shortPages)
 	if err != nil {
 		return nil, err
 	}
@@ -590,17 +620,11 @@ func (s *Server) replies(p params) (map[string]any, error) {
 
 // paginate applies oldest, latest, inclusive, limit and cursor to msgs,
 // which are in answer order. The cursor is the ts of the next message.
-func paginate(msgs []*message, p params, newestFirst bool) ([]*message, string, error) {
+func paginate(msgs []*message, p params, newestFirst bool, short int) ([]*message, string, error) {
 	oldest, latest, inclusive := p["oldest"], p["latest"], truthy(p["inclusive"])
-	limit := defaultHistoryLimit
-	if v := p["limit"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, "", apiError("invalid_limit")
-		}
-		if n > 0 {
-			limit = min(n, maxHistoryLimit)
-		}
+	limit, err := pageLimit(p, defaultHistoryLimit, maxHistoryLimit, short)
+	if err != nil {
+		return nil, "", err
 	}
 	start := ""
 	if cur := p["cursor"]; cur != "" {
@@ -627,6 +651,93 @@ func paginate(msgs []*message, p params, newestFirst bool) ([]*message, string, 
 		return in, "", nil
 	}
 	return in[:limit], base64.StdEncoding.EncodeToString([]byte("ts:" + in[limit].TS)), nil
+}
+
+// pageLimit reads the limit argument: absent or 0 means def, more than
+// most means most, and a short-pages cap lowers it further.
+func pageLimit(p params, def, most, short int) (int, error) {
+	limit := def
+	if v := p["limit"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, apiError("invalid_limit")
+		}
+		if n > 0 {
+			limit = min(n, most)
+		}
+	}
+	if short > 0 {
+		limit = min(limit, short)
+	}
+	return limit, nil
+}
+
+// Conversation types of conversations.list.
+const (
+	typePublic  = "public_channel"
+	typePrivate = "private_channel"
+	typeMPIM    = "mpim"
+	typeIM      = "im"
+)
+
+// list answers conversations.list: the channels of the requested types
+// (public_channel by default), ordered by id, the cursor holding the id
+// the next page starts at. Public channels are listed whether the bot is
+// in them or not; private ones only while it is, as Slack does for a bot.
+// The fake has no DMs, so mpim and im add nothing.
+func (s *Server) list(p params) (map[string]any, error) {
+	types := map[string]bool{typePublic: true}
+	if v := p["types"]; v != "" {
+		types = map[string]bool{}
+		for t := range strings.SplitSeq(v, ",") {
+			switch t = strings.TrimSpace(t); t {
+			case typePublic, typePrivate, typeMPIM, typeIM:
+				types[t] = true
+			default:
+				return nil, apiError("invalid_types")
+			}
+		}
+	}
+	limit, err := pageLimit(p, defaultListLimit, maxListLimit, s.shortPages)
+	if err != nil {
+		return nil, err
+	}
+	start := ""
+	if cur := p["cursor"]; cur != "" {
+		b, err := base64.StdEncoding.DecodeString(cur)
+		if err != nil || !strings.HasPrefix(string(b), "id:") {
+			return nil, apiError("invalid_cursor")
+		}
+		start = strings.TrimPrefix(string(b), "id:")
+	}
+	excludeArchived := truthy(p["exclude_archived"])
+
+	var in []*channel
+	for _, c := range s.channels {
+		switch {
+		case c.id < start:
+		case c.private && (!types[typePrivate] || !c.member):
+		case !c.private && !types[typePublic]:
+		case excludeArchived && c.archived:
+		default:
+			in = append(in, c)
+		}
+	}
+	slices.SortFunc(in, func(a, b *channel) int { return strings.Compare(a.id, b.id) })
+	next := ""
+	if len(in) > limit {
+		next = base64.StdEncoding.EncodeToString([]byte("id:" + in[limit].id))
+		in = in[:limit]
+	}
+	out := make([]map[string]any, 0, len(in))
+	for _, c := range in {
+		out = append(out, map[string]any{
+			"id": c.id, "name": c.name, "name_normalized": c.name,
+			"is_channel": true, "is_group": false, "is_im": false, "is_mpim": false,
+			"is_private": c.private, "is_archived": c.archived, "is_member": c.member,
+		})
+	}
+	return map[string]any{"channels": out, "response_metadata": map[string]any{"next_cursor": next}}, nil
 }
 
 // tsLess orders Slack timestamps without parsing them as floats.

@@ -130,6 +130,13 @@ func TestErrorCodes(t *testing.T) {
 		{"history by channel name", "conversations.history", form("token", tok, "channel", chanName), nil, "channel_not_found"},
 		{"history not a member", "conversations.history", form("token", tok, "channel", "C0KICKED"), nil, "not_in_channel"},
 		{"replies unknown thread", "conversations.replies", form("token", tok, "channel", chanID, "ts", "1.000001"), nil, "thread_not_found"},
+		{"list no token", "conversations.list", form(), nil, "not_authed"},
+		{"list wrong token", "conversations.list", form("token", "xoxb-wrong"), nil, "invalid_auth"},
+		{"list wrong bearer token", "conversations.list", nil, http.Header{"Authorization": {"Bearer xoxb-wrong"}}, "invalid_auth"},
+		{"list unknown type", "conversations.list", form("token", tok, "types", "public_channel,channel"), nil, "invalid_types"},
+		{"list bad limit", "conversations.list", form("token", tok, "limit", "-1"), nil, "invalid_limit"},
+		{"list bad cursor", "conversations.list", form("token", tok, "cursor", "dHM6MS4w"), nil, "invalid_cursor"},
+		{"list cursor not base64", "conversations.list", form("token", tok, "cursor", "%%%"), nil, "invalid_cursor"},
 		{"unknown method", "chat.delete", form("token", tok), nil, "unknown_method"},
 	}
 	for _, tt := range tests {
@@ -468,4 +475,235 @@ func TestConcurrentPosts(t *testing.T) {
 			t.Errorf("ts %s then %s: not strictly increasing", msgs[i-1].TS, msgs[i].TS)
 		}
 	}
+}
+
+// listAll pages through conversations.list and returns "id name flags"
+// for each channel, with the number of pages.
+func listAll(t *testing.T, api *slackgo.Client, p slackgo.GetConversationsParameters) ([]string, int) {
+	t.Helper()
+	var got []string
+	pages := 0
+	for {
+		chans, next, err := api.GetConversationsContext(context.Background(), &p)
+		if err != nil {
+			t.Fatalf("GetConversations(%+v) = %v", p, err)
+		}
+		pages++
+		if p.Limit > 0 && len(chans) > p.Limit {
+			t.Errorf("page of %d, limit %d", len(chans), p.Limit)
+		}
+		for _, c := range chans {
+			got = append(got, fmt.Sprintf("%s %s channel=%v private=%v archived=%v member=%v",
+				c.ID, c.Name, c.IsChannel, c.IsPrivate, c.IsArchived, c.IsMember))
+		}
+		if next == "" {
+			return got, pages
+		}
+		p.Cursor = next
+	}
+}
+
+func TestList(t *testing.T) {
+	s, api := newServer(t)
+	s.AddChannel("C0KICKED", "kicked")
+	s.Kick("C0KICKED")
+	s.AddChannel("C0ARCHIVED", "archived")
+	s.Archive("C0ARCHIVED")
+	s.AddPrivateChannel("C0SECRET", "secret")
+	s.AddPrivateChannel("G0LEGACY", "legacy")
+	s.AddPrivateChannel("C0HIDDEN", "hidden")
+	s.Kick("C0HIDDEN")
+
+	const (
+		alerts   = "C0ALERTS alerts channel=true private=false archived=false member=true"
+		archived = "C0ARCHIVED archived channel=true private=false archived=true member=true"
+		kicked   = "C0KICKED kicked channel=true private=false archived=false member=false"
+		secret   = "C0SECRET secret channel=true private=true archived=false member=true"
+		legacy   = "G0LEGACY legacy channel=true private=true archived=false member=true"
+	)
+	tests := []struct {
+		name string
+		p    slackgo.GetConversationsParameters
+		want []string
+	}{
+		{"default types: public only", slackgo.GetConversationsParameters{}, []string{alerts, archived, kicked}},
+		{"public and private", slackgo.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}},
+			[]string{alerts, archived, kicked, secret, legacy}},
+		{"private only", slackgo.GetConversationsParameters{Types: []string{"private_channel"}}, []string{secret, legacy}},
+		{"exclude archived", slackgo.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, ExcludeArchived: true},
+			[]string{alerts, kicked, secret, legacy}},
+		{"no DMs in the fake", slackgo.GetConversationsParameters{Types: []string{"mpim", "im"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, pages := listAll(t, api, tt.p)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("conversations.list (-want +got):\n%s", diff)
+			}
+			if pages != 1 {
+				t.Errorf("%d pages, want 1", pages)
+			}
+		})
+	}
+
+	t.Run("raw answer", func(t *testing.T) {
+		_, got := call(t, s, "conversations.list", url.Values{"token": {s.Token()}, "limit": {"1"}}, nil)
+		want := map[string]any{
+			"ok": true,
+			"channels": []any{map[string]any{
+				"id": chanID, "name": chanName, "name_normalized": chanName,
+				"is_channel": true, "is_group": false, "is_im": false, "is_mpim": false,
+				"is_private": false, "is_archived": false, "is_member": true,
+			}},
+			"response_metadata": map[string]any{"next_cursor": "aWQ6QzBBUkNISVZFRA=="},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("conversations.list answer (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("JSON body", func(t *testing.T) {
+		_, got := callJSON(t, s, "conversations.list", s.Token(), map[string]any{"types": "private_channel", "exclude_archived": true})
+		chans, _ := got["channels"].([]any)
+		if got["ok"] != true || len(chans) != 2 {
+			t.Errorf("JSON conversations.list = %v, want the 2 private channels", got)
+		}
+	})
+}
+
+func TestListPages(t *testing.T) {
+	s, api := newServer(t)
+	all := []string{chanID}
+	for i := range 6 {
+		id := fmt.Sprintf("C0CHAN%d", i)
+		s.AddChannel(id, fmt.Sprintf("chan-%d", i))
+		all = append(all, id)
+	}
+	ids := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			id, _, _ := strings.Cut(l, " ")
+			out = append(out, id)
+		}
+		return out
+	}
+
+	tests := []struct {
+		name      string
+		limit     int
+		short     int
+		wantPages int
+	}{
+		{"default limit", 0, 0, 1},
+		{"pages of 3", 3, 0, 3},
+		{"pages of 1", 1, 0, 7},
+		{"limit of 7", 7, 0, 1},
+		{"short pages under the limit", 100, 2, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.ShortPages(tt.short)
+			defer s.ShortPages(0)
+			got, pages := listAll(t, api, slackgo.GetConversationsParameters{Limit: tt.limit})
+			if diff := cmp.Diff(all, ids(got)); diff != "" {
+				t.Errorf("channels over all pages (-want +got):\n%s", diff)
+			}
+			if pages != tt.wantPages {
+				t.Errorf("%d pages, want %d", pages, tt.wantPages)
+			}
+		})
+	}
+
+	t.Run("limit capped at 1000", func(t *testing.T) {
+		big := slacktest.New(t)
+		for i := range 1001 {
+			big.AddChannel(fmt.Sprintf("C%05d", i), fmt.Sprintf("c-%d", i))
+		}
+		bigAPI := slackgo.New(big.Token(), slackgo.OptionAPIURL(big.URL()))
+		chans, next, err := bigAPI.GetConversationsContext(context.Background(), &slackgo.GetConversationsParameters{Limit: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chans) != 1000 || next == "" {
+			t.Errorf("limit 5000: %d channels, cursor %q; want 1000 and a cursor", len(chans), next)
+		}
+		chans, next, err = bigAPI.GetConversationsContext(context.Background(), &slackgo.GetConversationsParameters{Limit: 5000, Cursor: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chans) != 1 || chans[0].ID != "C01000" || next != "" {
+			t.Errorf("second page: %d channels, cursor %q; want C01000 alone and no cursor", len(chans), next)
+		}
+	})
+
+	t.Run("short pages in history", func(t *testing.T) {
+		for i := range 3 {
+			if _, _, err := api.PostMessage(chanID, slackgo.MsgOptionText(fmt.Sprint(i), false)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.ShortPages(2)
+		defer s.ShortPages(0)
+		resp, err := api.GetConversationHistoryContext(context.Background(), &slackgo.GetConversationHistoryParameters{ChannelID: chanID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Messages) != 2 || !resp.HasMore || resp.ResponseMetaData.NextCursor == "" {
+			t.Errorf("history with short pages: %d messages, has_more %v; want 2 and more", len(resp.Messages), resp.HasMore)
+		}
+	})
+}
+
+func TestListFaults(t *testing.T) {
+	ctx := context.Background()
+	list := func(api *slackgo.Client) error {
+		_, _, err := api.GetConversationsContext(ctx, &slackgo.GetConversationsParameters{})
+		return err
+	}
+	t.Run("rate limit with Retry-After", func(t *testing.T) {
+		s, api := newServer(t)
+		s.RateLimit("conversations.list", 1, 20*time.Second)
+		var rl *slackgo.RateLimitedError
+		if err := list(api); !errors.As(err, &rl) || rl.RetryAfter != 20*time.Second {
+			t.Errorf("list: %v, want RateLimitedError after 20s", err)
+		}
+		if err := list(api); err != nil {
+			t.Errorf("second list: %v, want success", err)
+		}
+		if got := s.Calls("conversations.list"); got != 2 {
+			t.Errorf("Calls = %d, want 2", got)
+		}
+	})
+	t.Run("HTTP status", func(t *testing.T) {
+		s, api := newServer(t)
+		s.Fail("conversations.list", 1, http.StatusBadGateway)
+		var sc slackgo.StatusCodeError
+		if err := list(api); !errors.As(err, &sc) || sc.Code != http.StatusBadGateway {
+			t.Errorf("list: %v, want StatusCodeError 502", err)
+		}
+	})
+	t.Run("ok:false code", func(t *testing.T) {
+		s, api := newServer(t)
+		s.FailWith("conversations.list", 1, "missing_scope")
+		var se slackgo.SlackErrorResponse
+		if err := list(api); !errors.As(err, &se) || se.Err != "missing_scope" {
+			t.Errorf("list: %v, want SlackErrorResponse missing_scope", err)
+		}
+	})
+	t.Run("any method", func(t *testing.T) {
+		s, api := newServer(t)
+		s.FailWith("*", 1, "fatal_error")
+		if err := list(api); err == nil || err.Error() != "fatal_error" {
+			t.Errorf("list: %v, want the \"*\" fault", err)
+		}
+	})
+	t.Run("lost response", func(t *testing.T) {
+		s, api := newServer(t)
+		s.LoseResponse("conversations.list", 1)
+		var sc slackgo.StatusCodeError
+		var se slackgo.SlackErrorResponse
+		if err := list(api); err == nil || errors.As(err, &sc) || errors.As(err, &se) {
+			t.Errorf("list: %v, want a transport error", err)
+		}
+	})
 }

@@ -20,5 +20,6 @@ func run() int {
 		Parts:    service.All,
 		Embedded: true,
 		Env:      os.LookupEnv,
+		Environ:  os.Environ,
 	})
 }

@@ -144,6 +144,19 @@ func (e *env) connect(ctx context.Context) (*bus.Bus, error) {
 	return b, nil
 }
 
+// withBus connects, runs fn, and closes the connection.
+func (e *env) withBus(ctx context.Context, fn func(*bus.Bus) error) error {
+	b, err := e.connect(ctx)
+	if err != nil {
+		return err
+	}
+	err = fn(b)
+	if cerr := b.Close(context.WithoutCancel(ctx)); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	return err
+}
+
 func (e *env) send(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -178,21 +191,18 @@ func (e *env) send(ctx context.Context, args []string) error {
 	if *gatewayURL != "" {
 		return e.post(ctx, *gatewayURL, body)
 	}
-	b, err := e.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer b.Close(context.WithoutCancel(ctx))
-	ack, err := b.Publish(ctx, ev)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	dup := ""
-	if ack.Duplicate {
-		dup = " (duplicate: the stream already had this key)"
-	}
-	fmt.Fprintf(e.stdout, "published %s id=%s key=%s stream=%s seq=%d%s\n", want, ev.GetId(), ev.GetIdempotencyKey(), ack.Stream, ack.Sequence, dup)
-	return nil
+	return e.withBus(ctx, func(b *bus.Bus) error {
+		ack, err := b.Publish(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		dup := ""
+		if ack.Duplicate {
+			dup = " (duplicate: the stream already had this key)"
+		}
+		fmt.Fprintf(e.stdout, "published %s id=%s key=%s stream=%s seq=%d%s\n", want, ev.GetId(), ev.GetIdempotencyKey(), ack.Stream, ack.Sequence, dup)
+		return nil
+	})
 }
 
 func (e *env) body(kind, file string) ([]byte, error) {
@@ -225,7 +235,7 @@ func (e *env) post(ctx context.Context, base string, body []byte) error {
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("send: gateway answered %s: %s", resp.Status, bytes.TrimSpace(answer))
@@ -241,12 +251,11 @@ func (e *env) status(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
-	b, err := e.connect(ctx)
-	if err != nil {
+	var st bus.Status
+	err := e.withBus(ctx, func(b *bus.Bus) (err error) {
+		st, err = b.Status(ctx)
 		return err
-	}
-	defer b.Close(context.WithoutCancel(ctx))
-	st, err := b.Status(ctx)
+	})
 	if err != nil {
 		return err
 	}
@@ -280,12 +289,11 @@ func (e *env) deadletter(ctx context.Context, args []string) error {
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 			return errUsage
 		}
-		b, err := e.connect(ctx)
-		if err != nil {
+		var recs []bus.DeadLetterRecord
+		err := e.withBus(ctx, func(b *bus.Bus) (err error) {
+			recs, err = b.DeadLetters(ctx, *consumer, *limit)
 			return err
-		}
-		defer b.Close(context.WithoutCancel(ctx))
-		recs, err := b.DeadLetters(ctx, *consumer, *limit)
+		})
 		if err != nil {
 			return err
 		}
@@ -306,12 +314,7 @@ func (e *env) deadletter(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("deadletter replay: %q is not a sequence number", args[1])
 		}
-		b, err := e.connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer b.Close(context.WithoutCancel(ctx))
-		if err := b.Replay(ctx, seq); err != nil {
+		if err := e.withBus(ctx, func(b *bus.Bus) error { return b.Replay(ctx, seq) }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "replayed dead letter %d\n", seq)

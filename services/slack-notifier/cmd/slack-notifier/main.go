@@ -17,7 +17,8 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return service.Main(ctx, "slack-notifier", os.Args[1:], os.Stderr, service.Options{
-		Parts: []service.Part{service.SlackNotifier},
-		Env:   os.LookupEnv,
+		Parts:   []service.Part{service.SlackNotifier},
+		Env:     os.LookupEnv,
+		Environ: os.Environ,
 	})
 }
