@@ -16,11 +16,11 @@ import (
 	"github.com/stoa-platform/bridge/pkg/service"
 )
 
-// startGateway runs the webhook gateway on an embedded NATS server in a
-// temporary directory and returns its address.
-func startGateway(tb testing.TB, parts ...service.Part) string {
+// startService runs parts with cfg (on an embedded NATS server in a
+// temporary directory, no TCP listener) until the test ends, and returns
+// the HTTP address. The test fails if Run does not shut down cleanly.
+func startService(tb testing.TB, cfg config.Config, sec secrets.Provider, parts ...service.Part) string {
 	tb.Helper()
-	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.NATS.Listen = ""
 	cfg.NATS.DataDir = tb.TempDir()
@@ -31,14 +31,19 @@ func startGateway(tb testing.TB, parts ...service.Part) string {
 		done <- service.Run(ctx, cfg, slog.New(slog.DiscardHandler), service.Options{
 			Parts:    parts,
 			Embedded: true,
-			Secrets:  secrets.Static{secrets.HealthchecksToken: "bench-token"},
+			Secrets:  sec,
 			Ready:    func(addr string) { ready <- addr },
 		})
 	}()
 	tb.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("service.Run: %v", err)
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("service.Run after cancel = %v, want nil (graceful shutdown)", err)
+			}
+		case <-time.After(20 * time.Second):
+			tb.Error("service.Run did not return within 20s of cancel")
 		}
 	})
 	select {
@@ -56,7 +61,7 @@ func startGateway(tb testing.TB, parts ...service.Part) string {
 // the real HTTP server, bearer check, parse and JetStream publish with ack
 // (embedded NATS, file storage): requests/s with parallel clients.
 func BenchmarkIngestHealthchecks(b *testing.B) {
-	addr := startGateway(b, service.Gateway)
+	addr := startService(b, config.Default(), secrets.Static{secrets.HealthchecksToken: "bench-token"}, service.Gateway)
 	url := "http://" + addr + "/webhooks/healthchecks"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var n atomic.Int64

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,27 +29,8 @@ func TestRunAllInOne(t *testing.T) {
 	fake := slacktest.New(t)
 	fake.AddChannel("C0INCIDENTS", "incidents")
 	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.NATS.Listen = ""
-	cfg.NATS.DataDir = t.TempDir()
 	cfg.Slack.APIURL = fake.URL()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- service.Run(ctx, cfg, slog.New(slog.DiscardHandler), service.Options{
-			Parts:    service.All,
-			Embedded: true,
-			Secrets:  secrets.Static{secrets.HealthchecksToken: "t0k", secrets.SlackBotToken: fake.Token()},
-			Ready:    func(addr string) { ready <- addr },
-		})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	addr := startService(t, cfg, secrets.Static{secrets.HealthchecksToken: "t0k", secrets.SlackBotToken: fake.Token()}, service.All...)
 	body := `{"status":"down","now":"2026-01-01T00:00:00+00:00","code":"3f1b6a1e-5c2d-4f8e-9a47-0d6c2e8b71a4","name":"db-backup"}`
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/healthchecks", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer t0k")
@@ -68,13 +48,4 @@ func TestRunAllInOne(t *testing.T) {
 		}
 		return nil
 	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run after cancel = %v, want nil (graceful shutdown)", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return within 20s of cancel")
-	}
 }
