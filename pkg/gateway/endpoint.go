@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -20,7 +21,8 @@ import (
 
 // endpoint is one webhook source: how a request proves it comes from the
 // sender (a verify step) and how its body becomes an event (a parse step).
-// Exactly one of authorize and verify is set.
+// Exactly one of authorize and verify is set, and exactly one of parse and
+// stream.
 type endpoint struct {
 	// source names the endpoint (/webhooks/<source>) and labels its metrics.
 	source string
@@ -40,9 +42,22 @@ type endpoint struct {
 	// matching source.ErrMalformed (400) or source.ErrUnsupported (200,
 	// ignored). It must not keep body: the buffer is reused.
 	parse func(h http.Header, body []byte) (*event.Event, error)
+	// stream, instead of parse, reads the body as it arrives, for sources
+	// whose bodies can be large (a Trivy report, up to the 25 MiB limit):
+	// the gateway then never holds the body. It goes with authorize only,
+	// since a signature needs the whole body first. Its errors are parse's,
+	// or else wrap the reader's own: over the limit (413) or unreadable
+	// (400). A malformed body is 400 even when it would also have been
+	// over the limit, since parsing stops at the first error.
+	stream func(h http.Header, body io.Reader) (*event.Event, error)
 	// kinds are the event kinds parse makes, so that their metric series
 	// exist from the start.
 	kinds []string
+	// ignoredReasons are the reason labels of the *source.Ignored errors
+	// parse returns. Their series exist from the start, and a reason not
+	// listed is counted as "unsupported", so that the label set stays
+	// bounded whatever a parser returns.
+	ignoredReasons []string
 }
 
 // Rejection reasons: the reason label of bridge_events_rejected_total.
@@ -96,7 +111,8 @@ type route struct {
 	badType  string // the 415 reason, naming what to send
 
 	received  prometheus.Counter
-	ignored   prometheus.Counter
+	ignored   prometheus.Counter            // reason "unsupported"
+	ignoredBy map[string]prometheus.Counter // by declared reason
 	rejected  [numReasons]prometheus.Counter
 	published map[string]prometheus.Counter // by kind
 	duration  map[int]prometheus.Observer   // by status code
@@ -126,6 +142,12 @@ func newRoute(g *Gateway, e endpoint) *route {
 	}
 	for _, k := range e.kinds {
 		rt.published[k] = g.m.Published.WithLabelValues(e.source, k)
+	}
+	if len(e.ignoredReasons) > 0 {
+		rt.ignoredBy = make(map[string]prometheus.Counter, len(e.ignoredReasons))
+		for _, r := range e.ignoredReasons {
+			rt.ignoredBy[r] = g.m.Ignored.WithLabelValues(e.source, r)
+		}
 	}
 	for _, c := range answeredCodes {
 		rt.duration[c] = g.m.IngestDuration.WithLabelValues(e.source, strconv.Itoa(c))
@@ -175,27 +197,41 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) int {
 	if r.ContentLength > g.maxBody {
 		return rt.reject(w, r, buf, http.StatusRequestEntityTooLarge, reasonTooLarge, rt.tooLarge())
 	}
-	if n := r.ContentLength; n > 0 {
-		// Size the buffer from the header, but only so far: an
-		// unauthenticated sender (HMAC sources verify after reading) must
-		// not make the gateway allocate 25 MiB by claiming it.
-		buf.Grow(int(min(n, preallocLimit)) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.maxBody)); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return rt.reject(w, r, buf, http.StatusRequestEntityTooLarge, reasonTooLarge, rt.tooLarge())
+	var (
+		ev  *event.Event
+		err error
+	)
+	if e.stream != nil {
+		ev, err = e.stream(r.Header, http.MaxBytesReader(w, r.Body, g.maxBody))
+		if err != nil && !errors.Is(err, source.ErrMalformed) && !errors.Is(err, source.ErrUnsupported) {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return rt.reject(w, r, buf, http.StatusRequestEntityTooLarge, reasonTooLarge, rt.tooLarge())
+			}
+			return rt.reject(w, r, buf, http.StatusBadRequest, reasonMalformed, "the body could not be read")
 		}
-		return rt.reject(w, r, buf, http.StatusBadRequest, reasonMalformed, "the body could not be read")
-	}
+	} else {
+		if n := r.ContentLength; n > 0 {
+			// Size the buffer from the header, but only so far: an
+			// unauthenticated sender (HMAC sources verify after reading) must
+			// not make the gateway allocate 25 MiB by claiming it.
+			buf.Grow(int(min(n, preallocLimit)) + bytes.MinRead)
+		}
+		if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.maxBody)); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return rt.reject(w, r, buf, http.StatusRequestEntityTooLarge, reasonTooLarge, rt.tooLarge())
+			}
+			return rt.reject(w, r, buf, http.StatusBadRequest, reasonMalformed, "the body could not be read")
+		}
 
-	if e.verify != nil && !e.verify(r.Header, buf.Bytes(), secret) {
-		return rt.reject(w, r, buf, http.StatusUnauthorized, reasonUnauthorized, "missing or invalid credentials")
-	}
+		if e.verify != nil && !e.verify(r.Header, buf.Bytes(), secret) {
+			return rt.reject(w, r, buf, http.StatusUnauthorized, reasonUnauthorized, "missing or invalid credentials")
+		}
 
-	ev, err := e.parse(r.Header, buf.Bytes())
+		ev, err = e.parse(r.Header, buf.Bytes())
+	}
 	switch {
 	case errors.Is(err, source.ErrUnsupported):
-		rt.ignored.Inc()
+		rt.ignoredCounter(err).Inc()
 		buf.Reset()
 		return g.answer(w, http.StatusOK, appendObject(buf.AvailableBuffer(), "ignored", err.Error()))
 	case err != nil:
@@ -270,6 +306,17 @@ func (rt *route) secret(ctx context.Context) (string, int32) {
 		}
 	}
 	return s.Reveal(), state
+}
+
+// ignoredCounter returns the series an ignored delivery is counted in: its
+// *source.Ignored reason when the endpoint declares it, else "unsupported".
+func (rt *route) ignoredCounter(err error) prometheus.Counter {
+	if ig, ok := errors.AsType[*source.Ignored](err); ok {
+		if c, ok := rt.ignoredBy[ig.Reason]; ok {
+			return c
+		}
+	}
+	return rt.ignored
 }
 
 func (rt *route) tooLarge() string {

@@ -132,3 +132,45 @@ func TestRegisterNeedsOneVerifyStep(t *testing.T) {
 	}()
 	g.register(e)
 }
+
+// TestIgnoredReasons checks that a *source.Ignored is counted under its
+// reason when the endpoint declares it, and under "unsupported" otherwise,
+// so that a parser cannot grow the label set; the answer carries its detail.
+func TestIgnoredReasons(t *testing.T) {
+	const secret = "signing-secret"
+	tests := []struct {
+		reason    string
+		wantLabel string
+	}{
+		{"declared", "declared"},
+		{"not-declared", "unsupported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reason, func(t *testing.T) {
+			m := metrics.New(prometheus.NewRegistry())
+			g := New(Options{Publisher: new(countingPublisher), Secrets: oneSecret{"SIGNED_SECRET", secret}, Metrics: m})
+			e := signedEndpoint()
+			e.ignoredReasons = []string{"declared"}
+			e.parse = func(http.Header, []byte) (*event.Event, error) {
+				return nil, &source.Ignored{Reason: tt.reason, Detail: "signed: nothing to do"}
+			}
+			g.register(e)
+
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/signed", strings.NewReader("x"))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Signature", sign(secret, "x"))
+			w := httptest.NewRecorder()
+			g.Handler().ServeHTTP(w, req)
+
+			if want := `{"ignored":"signed: nothing to do"}` + "\n"; w.Code != http.StatusOK || w.Body.String() != want {
+				t.Errorf("answer = %d %q, want 200 %q", w.Code, w.Body, want)
+			}
+			for _, label := range []string{"declared", "not-declared", "unsupported"} {
+				want := map[bool]float64{true: 1}[label == tt.wantLabel]
+				if got := testutil.ToFloat64(m.Ignored.WithLabelValues("signed", label)); got != want {
+					t.Errorf("ignored{reason=%q} = %v, want %v", label, got, want)
+				}
+			}
+		})
+	}
+}

@@ -134,13 +134,15 @@ func New(o Options) *Gateway {
 	g.buffers.New = func() any { return new(bytes.Buffer) }
 	// One line per source: GitHub and Trivy slot in here.
 	g.register(healthchecksEndpoint())
+	g.register(githubEndpoint())
+	g.register(trivyEndpoint())
 	return g
 }
 
 // register serves e at POST /webhooks/<e.source>.
 func (g *Gateway) register(e endpoint) {
-	if (e.authorize == nil) == (e.verify == nil) || e.parse == nil {
-		panic("gateway: endpoint " + e.source + " needs one of authorize or verify, and parse")
+	if (e.authorize == nil) == (e.verify == nil) || (e.parse == nil) == (e.stream == nil) || (e.stream != nil && e.verify != nil) {
+		panic("gateway: endpoint " + e.source + " needs one of authorize or verify, and one of parse or stream (not with verify)")
 	}
 	rt := newRoute(g, e)
 	g.routes = append(g.routes, rt)

@@ -419,7 +419,8 @@ func TestPublishErrorLoggedWithEventID(t *testing.T) {
 }
 
 func TestDisabledLoggedOnceAndReported(t *testing.T) {
-	sec := newSecrets()
+	// Only the Healthchecks token is missing: the other sources are enabled.
+	sec := newSecrets(secrets.GitHubWebhookSecret, "gh-secret", secrets.TrivyToken, "trivy-token")
 	h := newHarness(t, gateway.Options{Secrets: sec, Publisher: new(gatewaytest.Recorder)})
 	down := readFixture(t, "healthchecks-down.json")
 	const reason = "healthchecks ingest is disabled: HEALTHCHECKS_TOKEN is not set"

@@ -43,3 +43,24 @@ type reasonError struct {
 
 func (e *reasonError) Error() string { return e.reason }
 func (e *reasonError) Unwrap() error { return e.kind }
+
+// Ignored is an ErrUnsupported that says why in two ways: Reason is a short
+// label from a small fixed set the parser declares (e.g. "ping", "draft"),
+// used as the reason label of bridge_events_ignored_total, and Detail is
+// the one-line text the sender reads in the 200 answer. Keeping the two
+// apart keeps the metric's cardinality bounded however the detail varies.
+type Ignored struct {
+	Reason string
+	Detail string
+}
+
+// Error returns Detail, or Reason when Detail is empty.
+func (e *Ignored) Error() string {
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return e.Reason
+}
+
+// Unwrap makes an Ignored match ErrUnsupported.
+func (e *Ignored) Unwrap() error { return ErrUnsupported }

@@ -4,7 +4,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,7 +24,9 @@ import (
 	"github.com/stoa-platform/bridge/pkg/bus"
 	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/source/github"
 	"github.com/stoa-platform/bridge/pkg/source/healthchecks"
+	"github.com/stoa-platform/bridge/pkg/source/trivy"
 )
 
 //go:embed samples/*.json
@@ -30,10 +36,14 @@ const usage = `usage: bridgectl [--config FILE] [--nats URL] COMMAND
 
 Commands:
   config validate FILE             check a config file; prints every problem with its key
-  send check-down|check-up [FILE]  publish a Healthchecks webhook body (FILE, "-" for stdin,
-                                   or a built-in sample stamped with the current time)
-       --gateway URL               post it to a running gateway instead (bearer token from
-                                   BRIDGE_SECRET_HEALTHCHECKS_TOKEN)
+  send KIND [FILE] [--gateway URL] publish a recorded webhook body (FILE, "-" for stdin) as an
+                                   event; KIND is check-down, check-up (both have a built-in
+                                   sample stamped with the current time), release (a GitHub
+                                   release delivery) or vulnerability (a Trivy or Trivy
+                                   Operator report). With --gateway, post it to a running
+                                   gateway as its sender would: bearer token or HMAC signature
+                                   from BRIDGE_SECRET_HEALTHCHECKS_TOKEN, _TRIVY_TOKEN or
+                                   _GITHUB_WEBHOOK_SECRET
   status [--output json]           streams and consumers, with pending counts
   deadletter list [--consumer NAME] [--limit N] [--output json]
   deadletter replay SEQ            send a dead letter's event to its consumer again
@@ -157,39 +167,108 @@ func (e *env) withBus(ctx context.Context, fn func(*bus.Bus) error) error {
 	return err
 }
 
+// sendKind is one kind of event bridgectl can send: how to parse a body of
+// it, and how to post it to the gateway as its real sender would.
+type sendKind struct {
+	path   string // gateway endpoint
+	want   string // the event kind the body must make; "" for any
+	sample bool   // a built-in sample exists (samples/<name>.json)
+	parse  func(h http.Header, body []byte) (*event.Event, error)
+	// sign sets the sender's authentication on a request to the gateway.
+	sign func(req *http.Request, body []byte, lookup func(string) (string, bool))
+}
+
+var sendKinds = map[string]sendKind{
+	"check-down": {path: "/webhooks/healthchecks", want: event.KindCheckDown, sample: true, parse: parseHealthchecks, sign: bearerFrom("BRIDGE_SECRET_HEALTHCHECKS_TOKEN")},
+	"check-up":   {path: "/webhooks/healthchecks", want: event.KindCheckUp, sample: true, parse: parseHealthchecks, sign: bearerFrom("BRIDGE_SECRET_HEALTHCHECKS_TOKEN")},
+	"release":    {path: "/webhooks/github", want: event.KindReleasePublished, parse: parseGitHubRelease, sign: signGitHub},
+	"vulnerability": {path: "/webhooks/trivy", want: event.KindVulnerabilityFound, parse: func(_ http.Header, body []byte) (*event.Event, error) {
+		return trivy.Parse(body)
+	}, sign: bearerFrom("BRIDGE_SECRET_TRIVY_TOKEN")},
+}
+
+func parseHealthchecks(_ http.Header, body []byte) (*event.Event, error) {
+	return healthchecks.Parse(body)
+}
+
+// parseGitHubRelease reads FILE as the body of a GitHub "release" delivery.
+func parseGitHubRelease(h http.Header, body []byte) (*event.Event, error) {
+	return github.Parse(h, body)
+}
+
+func bearerFrom(envName string) func(*http.Request, []byte, func(string) (string, bool)) {
+	return func(req *http.Request, _ []byte, lookup func(string) (string, bool)) {
+		token, _ := lookup(envName)
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+}
+
+// signGitHub signs the body as GitHub does, with the webhook secret from
+// BRIDGE_SECRET_GITHUB_WEBHOOK_SECRET.
+func signGitHub(req *http.Request, body []byte, lookup func(string) (string, bool)) {
+	secret, _ := lookup("BRIDGE_SECRET_GITHUB_WEBHOOK_SECRET")
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+}
+
+func kindNames() string {
+	names := make([]string, 0, len(sendKinds))
+	for k := range sendKinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
 func (e *env) send(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	gatewayURL := fs.String("gateway", "", "")
 	if len(args) == 0 {
 		return errUsage
 	}
-	kind := args[0]
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 1 {
-		return errUsage
+	name := args[0]
+	// --gateway may come before or after FILE.
+	var gatewayURL, file string
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--gateway" || a == "-gateway":
+			if i+1 == len(args) {
+				return errUsage
+			}
+			i++
+			gatewayURL = args[i]
+		case strings.HasPrefix(a, "--gateway="):
+			gatewayURL = strings.TrimPrefix(a, "--gateway=")
+		case file == "" && (a == "-" || !strings.HasPrefix(a, "-")):
+			file = a
+		default:
+			return errUsage
+		}
 	}
-	var want string
-	switch kind {
-	case "check-down":
-		want = event.KindCheckDown
-	case "check-up":
-		want = event.KindCheckUp
-	default:
-		return fmt.Errorf("send: unknown kind %q (want check-down or check-up)", kind)
+	k, ok := sendKinds[name]
+	if !ok {
+		return fmt.Errorf("send: unknown kind %q (want one of %s)", name, kindNames())
 	}
-	body, err := e.body(kind, fs.Arg(0))
+	if file == "" && !k.sample {
+		return fmt.Errorf("send %s: a FILE is needed (no built-in sample)", name)
+	}
+	body, err := e.body(name, file)
 	if err != nil {
 		return err
 	}
-	ev, err := healthchecks.Parse(body)
+	// The headers the real sender would set, for parsing and posting alike.
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-GitHub-Event", "release")
+	h.Set("X-GitHub-Delivery", event.NewID())
+	ev, err := k.parse(h, body)
 	if err != nil {
-		return fmt.Errorf("send: %w", err)
+		return fmt.Errorf("send %s: %w", name, err)
 	}
-	if got := event.Kind(ev); got != want {
-		return fmt.Errorf("send %s: the body is a %s", kind, got)
+	if got := event.Kind(ev); got != k.want {
+		return fmt.Errorf("send %s: the body is a %s", name, got)
 	}
-	if *gatewayURL != "" {
-		return e.post(ctx, *gatewayURL, body)
+	if gatewayURL != "" {
+		return e.post(ctx, gatewayURL, k, h, body)
 	}
 	return e.withBus(ctx, func(b *bus.Bus) error {
 		ack, err := b.Publish(ctx, ev)
@@ -200,7 +279,7 @@ func (e *env) send(ctx context.Context, args []string) error {
 		if ack.Duplicate {
 			dup = " (duplicate: the stream already had this key)"
 		}
-		fmt.Fprintf(e.stdout, "published %s id=%s key=%s stream=%s seq=%d%s\n", want, ev.GetId(), ev.GetIdempotencyKey(), ack.Stream, ack.Sequence, dup)
+		fmt.Fprintf(e.stdout, "published %s id=%s key=%s stream=%s seq=%d%s\n", k.want, ev.GetId(), ev.GetIdempotencyKey(), ack.Stream, ack.Sequence, dup)
 		return nil
 	})
 }
@@ -221,16 +300,15 @@ func (e *env) body(kind, file string) ([]byte, error) {
 	}
 }
 
-func (e *env) post(ctx context.Context, base string, body []byte) error {
-	token, _ := e.lookup("BRIDGE_SECRET_HEALTHCHECKS_TOKEN")
+func (e *env) post(ctx context.Context, base string, k sendKind, h http.Header, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/webhooks/healthchecks", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+k.path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header = h.Clone()
+	k.sign(req, body, e.lookup)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
