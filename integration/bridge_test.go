@@ -11,7 +11,11 @@ import (
 	"github.com/stoa-platform/bridge/pkg/sink/slack/slacktest"
 )
 
-const hcToken = "hc-integration-token"
+const (
+	hcToken      = "hc-integration-token"
+	trivyToken   = "trivy-integration-token"
+	githubSecret = "github-integration-secret"
+)
 
 // bridge is a running all-in-one bridge with its Slack fake.
 type bridge struct {
@@ -63,7 +67,11 @@ slack:
 log:
   level: debug
 %s`, b.addr, natsAddr, filepath.Join(dir, "data"), fake.URL(), o.checksChannel, o.extraYAML))
-	b.env = []string{"BRIDGE_SECRET_HEALTHCHECKS_TOKEN=" + hcToken}
+	b.env = []string{
+		"BRIDGE_SECRET_HEALTHCHECKS_TOKEN=" + hcToken,
+		"BRIDGE_SECRET_TRIVY_TOKEN=" + trivyToken,
+		"BRIDGE_SECRET_GITHUB_WEBHOOK_SECRET=" + githubSecret,
+	}
 	if !o.noSlackToken {
 		b.env = append(b.env, "BRIDGE_SECRET_SLACK_BOT_TOKEN="+fake.Token())
 	}
