@@ -263,6 +263,12 @@ func (b *Bus) OpenLedger(ctx context.Context) (*ledger.Ledger, error) {
 	return ledger.Open(ctx, b.js, ledger.Options{Bucket: ledger.Bucket(b.o.Prefix), Replicas: b.o.Replicas})
 }
 
+// ErrTooLarge is wrapped by the error of a publish whose message the NATS
+// server can never accept: it is larger than the server's max_payload
+// (1 MiB by default on an external NATS, 8 MiB on the embedded one).
+// Retrying will not help; raising max_payload will.
+var ErrTooLarge = errors.New("event larger than the NATS server's max_payload")
+
 // PubAck is the stream's acknowledgement of a publish.
 type PubAck struct {
 	Stream   string
@@ -276,7 +282,8 @@ type PubAck struct {
 // acknowledged it, bounded by ctx and Options.PublishTimeout. The event's
 // idempotency key is the Nats-Msg-Id, so a second publish of the same
 // meaning is acknowledged as a Duplicate and stored once. An invalid event
-// returns an error wrapping event.ErrInvalid.
+// returns an error wrapping event.ErrInvalid, and one the server can never
+// accept an error wrapping ErrTooLarge.
 //
 // Publish is safe for heavy concurrent use: it takes no lock of its own.
 func (b *Bus) Publish(ctx context.Context, ev *event.Event) (PubAck, error) {
@@ -298,9 +305,21 @@ func (b *Bus) Publish(ctx context.Context, ev *event.Event) (PubAck, error) {
 }
 
 func (b *Bus) publish(ctx context.Context, m *nats.Msg) (PubAck, error) {
+	// The server counts headers and data against max_payload (the subject
+	// and reply are not); checking here says why before any round trip.
+	size := int64(m.Size() - len(m.Subject) - len(m.Reply))
+	if limit := b.nc.MaxPayload(); limit > 0 && size > limit {
+		return PubAck{}, fmt.Errorf("bus: publish %s: %d bytes, limit %d: %w: %w",
+			m.Subject, size, limit, ErrTooLarge, nats.ErrMaxPayload)
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.o.PublishTimeout)
 	defer cancel()
 	ack, err := b.js.PublishMsg(ctx, m)
+	if errors.Is(err, nats.ErrMaxPayload) {
+		// The limit changed between the check and the send: a reconnect
+		// to a server with a lower max_payload.
+		return PubAck{}, fmt.Errorf("bus: publish %s: %w: %w", m.Subject, ErrTooLarge, err)
+	}
 	if err != nil {
 		return PubAck{}, fmt.Errorf("bus: publish %s: %w", m.Subject, err)
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -101,6 +104,76 @@ func TestPublishErrors(t *testing.T) {
 			t.Error("Publish without a stream = nil, want an error")
 		}
 	})
+}
+
+// TestPublishTooLarge: an event over the server's max_payload (headers
+// count) is refused as ErrTooLarge and nothing is stored; one exactly at the
+// limit is stored.
+func TestPublishTooLarge(t *testing.T) {
+	const limit = 64 << 10
+	s := bustest.NewServerWith(t, func(o *server.Options) { o.MaxPayload = limit })
+	b := bustest.Connect(t, s, bus.Options{})
+	if got := b.Conn().MaxPayload(); got != limit {
+		t.Fatalf("MaxPayload() = %d, want %d", got, limit)
+	}
+
+	tests := []struct {
+		name    string
+		size    int // headers and data, as the server counts them
+		tooBig  bool
+		wantSeq uint64
+	}{
+		{"well under", limit / 2, false, 1},
+		{"at the limit", limit, false, 2},
+		{"one byte over", limit + 1, true, 0},
+		{"far over", 3 * limit, true, 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := sizedEvent(t, checkEvent("c"+strconv.Itoa(i), i), tt.size)
+			ack, err := b.Publish(t.Context(), ev)
+			if tt.tooBig {
+				if !errors.Is(err, bus.ErrTooLarge) || !errors.Is(err, nats.ErrMaxPayload) {
+					t.Fatalf("Publish(%d bytes) = %+v, %v; want bus.ErrTooLarge and nats.ErrMaxPayload", tt.size, ack, err)
+				}
+				return
+			}
+			if err != nil || ack.Sequence != tt.wantSeq {
+				t.Fatalf("Publish(%d bytes) = %+v, %v; want sequence %d", tt.size, ack, err, tt.wantSeq)
+			}
+		})
+	}
+
+	st, err := b.JetStream().Stream(t.Context(), "BRIDGE_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.CachedInfo().State.Msgs; n != 2 {
+		t.Errorf("stream holds %d messages, want 2 (nothing of the refused events)", n)
+	}
+}
+
+// sizedEvent pads ev's check name until the message Publish sends (its
+// Nats-Msg-Id and Content-Type headers and the encoded event) is size bytes.
+func sizedEvent(t *testing.T, ev *event.Event, size int) *event.Event {
+	t.Helper()
+	hdr := (&nats.Msg{Header: nats.Header{
+		jetstream.MsgIDHeader: {ev.GetIdempotencyKey()},
+		bus.HeaderContentType: {event.ContentType},
+	}}).Size()
+	c := ev.GetCheckStatusChanged()
+	for range 5 { // the length prefix of the name may grow as the name does
+		got := hdr + len(mustMarshal(t, ev))
+		if got == size {
+			return ev
+		}
+		c.Name += strings.Repeat("x", max(size-got, 0))
+		if size < got {
+			c.Name = c.Name[:len(c.Name)-(got-size)]
+		}
+	}
+	t.Fatalf("cannot pad event %s to %d bytes", ev.GetIdempotencyKey(), size)
+	return nil
 }
 
 func TestStreamsIdempotent(t *testing.T) {

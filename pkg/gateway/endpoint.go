@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/secrets"
@@ -70,18 +71,20 @@ const (
 	reasonMalformed
 	reasonOverloaded
 	reasonUnavailable
+	reasonEventTooLarge
 	numReasons
 )
 
 var reasonLabels = [numReasons]string{
-	reasonMethod:       "method",
-	reasonDisabled:     "disabled",
-	reasonUnauthorized: "unauthorized",
-	reasonContentType:  "content_type",
-	reasonTooLarge:     "too_large",
-	reasonMalformed:    "malformed",
-	reasonOverloaded:   "overloaded",
-	reasonUnavailable:  "unavailable",
+	reasonMethod:        "method",
+	reasonDisabled:      "disabled",
+	reasonUnauthorized:  "unauthorized",
+	reasonContentType:   "content_type",
+	reasonTooLarge:      "too_large",
+	reasonMalformed:     "malformed",
+	reasonOverloaded:    "overloaded",
+	reasonUnavailable:   "unavailable",
+	reasonEventTooLarge: "event_too_large",
 }
 
 // answeredCodes are the status codes an endpoint answers; their duration
@@ -118,6 +121,11 @@ type route struct {
 	duration  map[int]prometheus.Observer   // by status code
 
 	secretState atomic.Int32
+	// refused is the size of the smallest event the store refused as too
+	// large since it was last logged, 0 when none: the warning is logged
+	// once, not for every large report, until an event at least that large
+	// is stored again (max_payload was raised).
+	refused atomic.Int64
 }
 
 func newRoute(g *Gateway, e endpoint) *route {
@@ -249,11 +257,21 @@ func (rt *route) serve(w http.ResponseWriter, r *http.Request) int {
 	cancel()
 	g.m.InFlight.Dec()
 	<-g.inFlight
+	if errors.Is(err, ErrEventTooLarge) {
+		rt.refusedTooLarge(r.Context(), ev, err)
+		return rt.reject(w, r, buf, http.StatusRequestEntityTooLarge, reasonEventTooLarge,
+			"event too large for the event store (raise NATS max_payload)")
+	}
 	if err != nil {
 		g.log.LogAttrs(r.Context(), slog.LevelWarn, "publishing a webhook event failed",
 			slog.String("source", e.source), slog.String("event_id", ev.GetId()),
 			slog.String("key", ev.GetIdempotencyKey()), slog.Any("err", err))
 		return rt.reject(w, r, buf, http.StatusServiceUnavailable, reasonUnavailable, "event store unavailable")
+	}
+
+	if n := rt.refused.Load(); n != 0 && int64(proto.Size(ev)) >= n && rt.refused.CompareAndSwap(n, 0) {
+		g.log.LogAttrs(r.Context(), slog.LevelInfo, "the event store takes large events again",
+			slog.String("source", e.source), slog.Int("size", proto.Size(ev)))
 	}
 
 	kind := event.Kind(ev)
@@ -306,6 +324,28 @@ func (rt *route) secret(ctx context.Context) (string, int32) {
 		}
 	}
 	return s.Reveal(), state
+}
+
+// refusedTooLarge logs, once until it changes, that the store refuses
+// events of this source as too large: every one is counted, but a sender
+// retrying a large report must not flood the log.
+func (rt *route) refusedTooLarge(ctx context.Context, ev *event.Event, err error) {
+	size := int64(proto.Size(ev))
+	for {
+		old := rt.refused.Load()
+		if old != 0 && old <= size {
+			return
+		}
+		if !rt.refused.CompareAndSwap(old, size) {
+			continue
+		}
+		if old == 0 {
+			rt.g.log.LogAttrs(ctx, slog.LevelWarn, "event too large for the event store: raise the NATS server's max_payload",
+				slog.String("source", rt.e.source), slog.String("event_id", ev.GetId()),
+				slog.String("key", ev.GetIdempotencyKey()), slog.Int64("size", size), slog.Any("err", err))
+		}
+		return
+	}
 }
 
 // ignoredCounter returns the series an ignored delivery is counted in: its

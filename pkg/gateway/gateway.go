@@ -29,10 +29,18 @@ import (
 
 // Publisher persists an event. It returns only once the event store has
 // acknowledged the write; duplicate reports that the store already held an
-// event with the same idempotency key (and kept the first one).
+// event with the same idempotency key (and kept the first one). An error
+// wrapping ErrEventTooLarge is answered 413; any other error 503 with
+// Retry-After, since the store may take the event later.
 type Publisher interface {
 	Publish(ctx context.Context, ev *event.Event) (duplicate bool, err error)
 }
+
+// ErrEventTooLarge is wrapped by a Publisher's error when the event store
+// will never accept the event, however long the sender waits: it is larger
+// than the store's message limit (NATS max_payload). The gateway answers 413
+// without Retry-After, so that the sender stops retrying.
+var ErrEventTooLarge = errors.New("gateway: event too large for the event store")
 
 // PublishFunc adapts a function to Publisher, e.g. around (*bus.Bus).Publish.
 type PublishFunc func(ctx context.Context, ev *event.Event) (duplicate bool, err error)

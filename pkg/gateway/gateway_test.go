@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,7 +191,7 @@ func (h *harness) observed(t *testing.T, code string) uint64 {
 	return m.GetHistogram().GetSampleCount()
 }
 
-var reasons = []string{"method", "disabled", "unauthorized", "content_type", "too_large", "malformed", "overloaded", "unavailable"}
+var reasons = []string{"method", "disabled", "unauthorized", "content_type", "too_large", "malformed", "overloaded", "unavailable", "event_too_large"}
 
 // checkNoLeak fails if the configured token, or a wrong one the test sent,
 // shows up in the logs or an answer.
@@ -320,6 +322,15 @@ func TestRejections(t *testing.T) {
 			wantCode: http.StatusServiceUnavailable, wantReason: "event store unavailable", wantLabel: "unavailable",
 		},
 		{
+			name: "event over the store's message limit",
+			opts: gateway.Options{Publisher: gatewaytest.Failing{
+				Err: fmt.Errorf("service: %w: %w", gateway.ErrEventTooLarge, errors.New("nats: maximum payload exceeded")),
+			}},
+			req:      request{body: down},
+			wantCode: http.StatusRequestEntityTooLarge, wantLabel: "event_too_large",
+			wantReason: "event too large for the event store (raise NATS max_payload)",
+		},
+		{
 			name:     "publisher never acknowledges",
 			opts:     gateway.Options{Publisher: gatewaytest.NewBlocking(), PublishTimeout: 20 * time.Millisecond},
 			req:      request{body: down},
@@ -415,6 +426,77 @@ func TestPublishErrorLoggedWithEventID(t *testing.T) {
 	if line.EventID == "" || line.Err != gatewaytest.ErrUnavailable.Error() ||
 		line.Key != "check:803f680d-e89b-492b-82ef-2be7b774a92d:down:2025-06-03T05:16:41Z" {
 		t.Errorf("warning = %+v, want the event id, key and publish error", line)
+	}
+}
+
+// TestEventTooLargeLoggedOnce: refusals of events too large for the store
+// are each counted but logged once, and again only after an event as large
+// was stored (max_payload raised) and then one is refused again.
+func TestEventTooLargeLoggedOnce(t *testing.T) {
+	small, large := readFixture(t, "healthchecks-down-with-tags.json"), readFixture(t, "healthchecks-down.json")
+	var limit atomic.Int64   // the store's message limit, in encoded event bytes
+	sizes := map[int]int64{} // by body length
+	pub := gateway.PublishFunc(func(_ context.Context, ev *event.Event) (bool, error) {
+		if n := int64(proto.Size(ev)); n > limit.Load() {
+			return false, fmt.Errorf("store: %d bytes: %w", n, gateway.ErrEventTooLarge)
+		}
+		return false, nil
+	})
+	h := newHarness(t, gateway.Options{Publisher: pub})
+	for _, body := range [][]byte{small, large} {
+		ev, err := healthchecks.Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[len(body)] = int64(proto.Size(ev))
+	}
+	if sizes[len(small)] >= sizes[len(large)] {
+		t.Fatalf("event sizes: small %d, large %d; want small < large", sizes[len(small)], sizes[len(large)])
+	}
+
+	const warn = `"msg":"event too large for the event store: raise the NATS server's max_payload"`
+	const again = `"msg":"the event store takes large events again"`
+	steps := []struct {
+		name      string
+		limit     int64
+		body      []byte
+		wantCode  int
+		wantWarns int // in the whole log so far
+		wantAgain int
+	}{
+		{"large refused", sizes[len(small)], large, http.StatusRequestEntityTooLarge, 1, 0},
+		{"large refused again", sizes[len(small)], large, http.StatusRequestEntityTooLarge, 1, 0},
+		{"small stored: the limit may not have changed", sizes[len(small)], small, http.StatusAccepted, 1, 0},
+		{"large refused a third time", sizes[len(small)], large, http.StatusRequestEntityTooLarge, 1, 0},
+		{"limit raised: large stored", sizes[len(large)], large, http.StatusAccepted, 1, 1},
+		{"large stored again", sizes[len(large)], large, http.StatusAccepted, 1, 1},
+		{"limit lowered: large refused", sizes[len(small)], large, http.StatusRequestEntityTooLarge, 2, 1},
+	}
+	for _, st := range steps {
+		limit.Store(st.limit)
+		res := h.do(t, request{body: st.body})
+		if res.code != st.wantCode {
+			t.Fatalf("%s: status = %d, want %d (%s)", st.name, res.code, st.wantCode, res.body)
+		}
+		if got := res.header.Get("Retry-After"); got != "" {
+			t.Errorf("%s: Retry-After = %q, want none", st.name, got)
+		}
+		logs := h.logs.String()
+		if n := strings.Count(logs, warn); n != st.wantWarns {
+			t.Errorf("%s: too large warned %d times, want %d:\n%s", st.name, n, st.wantWarns, logs)
+		}
+		if n := strings.Count(logs, again); n != st.wantAgain {
+			t.Errorf("%s: takes large events again logged %d times, want %d:\n%s", st.name, n, st.wantAgain, logs)
+		}
+	}
+	if got := h.rejected("event_too_large"); got != 4 {
+		t.Errorf("rejected{event_too_large} = %v, want 4", got)
+	}
+	if got := h.rejected("unavailable"); got != 0 {
+		t.Errorf("rejected{unavailable} = %v, want 0", got)
+	}
+	if strings.Contains(h.logs.String(), "publishing a webhook event failed") {
+		t.Errorf("a too large event was logged as a publish failure:\n%s", h.logs)
 	}
 }
 

@@ -45,7 +45,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"source", "reason"}),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridge_events_rejected_total",
-			Help: "Requests refused, by source and reason (unauthorized, malformed, too_large, content_type, unavailable, overloaded).",
+			Help: "Requests refused, by source and reason (method, disabled, unauthorized, content_type, too_large, malformed, overloaded, unavailable, event_too_large).",
 		}, []string{"source", "reason"}),
 		IngestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bridge_ingest_duration_seconds",

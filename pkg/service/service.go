@@ -228,6 +228,10 @@ type publisher struct{ b *bus.Bus }
 
 func (p publisher) Publish(ctx context.Context, ev *event.Event) (bool, error) {
 	ack, err := p.b.Publish(ctx, ev)
+	if errors.Is(err, bus.ErrTooLarge) {
+		// Retrying cannot help: the gateway answers 413, not 503.
+		err = fmt.Errorf("%w: %w", gateway.ErrEventTooLarge, err)
+	}
 	return ack.Duplicate, err
 }
 

@@ -31,14 +31,26 @@ import (
 // Connect buses to it (Connect) to test several processes on one NATS.
 func NewServer(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
+	return NewServerWith(t, nil)
+}
+
+// NewServerWith is NewServer with the server's options changed by configure
+// (when not nil) before it starts, e.g. a lower MaxPayload as an external
+// NATS with its defaults would have.
+func NewServerWith(t testing.TB, configure func(*server.Options)) *server.Server {
+	t.Helper()
+	o := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      server.RANDOM_PORT,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}
+	if configure != nil {
+		configure(o)
+	}
+	s, err := server.NewServer(o)
 	if err != nil {
 		t.Fatalf("bustest: new server: %v", err)
 	}
