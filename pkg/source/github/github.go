@@ -169,16 +169,41 @@ var releaseActions = map[string]bool{
 	"created": true, "edited": true, "deleted": true, "prereleased": true, "unpublished": true,
 }
 
+// releaseDelivery is the part of a release delivery the bridge reads.
+// go-github's ReleaseEvent decodes every field GitHub sends (repository,
+// sender, installation: hundreds of them) and was most of the gateway's CPU
+// per delivery; decoding these few makes a delivery about a third cheaper.
+// The field names are go-github's, the JSON names GitHub's.
+type releaseDelivery struct {
+	Action  *string `json:"action"`
+	Release *struct {
+		TagName     string        `json:"tag_name"`
+		Name        *string       `json:"name"`
+		Body        *string       `json:"body"`
+		HTMLURL     string        `json:"html_url"`
+		Draft       bool          `json:"draft"`
+		Prerelease  bool          `json:"prerelease"`
+		PublishedAt *gh.Timestamp `json:"published_at"`
+		CreatedAt   *gh.Timestamp `json:"created_at"`
+	} `json:"release"`
+	Repo struct {
+		Name     string `json:"name"`
+		FullName string `json:"full_name"`
+		Owner    struct {
+			Login string `json:"login"`
+		} `json:"owner"`
+	} `json:"repository"`
+}
+
 func parseRelease(payload []byte) (*event.Event, error) {
-	v, err := gh.ParseWebHook("release", payload)
-	if err != nil {
+	var re *releaseDelivery
+	if err := json.Unmarshal(payload, &re); err != nil {
 		return nil, decodeError(err)
 	}
-	re, ok := v.(*gh.ReleaseEvent)
-	if !ok || re == nil { // a JSON null leaves no event
+	if re == nil { // a JSON null leaves no event
 		return nil, source.Malformedf("github: body is not a JSON object")
 	}
-	rel := re.GetRelease()
+	rel := re.Release
 	switch {
 	case re.Action == nil:
 		return nil, source.Malformedf(`github: "action" is missing`)
@@ -186,7 +211,7 @@ func parseRelease(payload []byte) (*event.Event, error) {
 		return nil, source.Malformedf(`github: "release" is missing`)
 	}
 
-	switch action := re.GetAction(); {
+	switch action := *re.Action; {
 	case action == "published" || action == "released":
 	case releaseActions[action]:
 		return nil, &source.Ignored{Reason: ReasonReleaseAction,
@@ -195,14 +220,14 @@ func parseRelease(payload []byte) (*event.Event, error) {
 		return nil, &source.Ignored{Reason: ReasonReleaseAction,
 			Detail: "github: release action not handled"}
 	}
-	if rel.GetDraft() {
+	if rel.Draft {
 		return nil, &source.Ignored{Reason: ReasonDraft, Detail: "github: draft release: nothing to do"}
 	}
 
-	owner, repo := re.GetRepo().GetOwner().GetLogin(), re.GetRepo().GetName()
+	owner, repo := re.Repo.Owner.Login, re.Repo.Name
 	if owner == "" || repo == "" {
 		// Older or trimmed payloads may carry only full_name.
-		o, r, ok := strings.Cut(re.GetRepo().GetFullName(), "/")
+		o, r, ok := strings.Cut(re.Repo.FullName, "/")
 		if ok && owner == "" {
 			owner = o
 		}
@@ -210,7 +235,7 @@ func parseRelease(payload []byte) (*event.Event, error) {
 			repo = r
 		}
 	}
-	tag := rel.GetTagName()
+	tag := rel.TagName
 	for _, f := range [...]struct{ name, value string }{
 		{"repository.owner.login", owner},
 		{"repository.name", repo},
@@ -226,9 +251,12 @@ func parseRelease(payload []byte) (*event.Event, error) {
 		}
 	}
 
-	at := rel.GetPublishedAt().Time
-	if at.IsZero() {
-		at = rel.GetCreatedAt().Time
+	var at time.Time
+	if rel.PublishedAt != nil {
+		at = rel.PublishedAt.Time
+	}
+	if at.IsZero() && rel.CreatedAt != nil {
+		at = rel.CreatedAt.Time
 	}
 	if at.IsZero() {
 		return nil, source.Malformedf(`github: "release.published_at" is missing`)
@@ -243,10 +271,10 @@ func parseRelease(payload []byte) (*event.Event, error) {
 		Owner:       owner,
 		Repo:        repo,
 		Tag:         tag,
-		Name:        rel.GetName(),
-		Url:         rel.GetHTMLURL(),
-		Body:        truncate(rel.GetBody(), MaxReleaseBody),
-		Prerelease:  rel.GetPrerelease(),
+		Name:        deref(rel.Name),
+		Url:         rel.HTMLURL,
+		Body:        truncate(deref(rel.Body), MaxReleaseBody),
+		Prerelease:  rel.Prerelease,
 		PublishedAt: published,
 		Origin:      Origin,
 	}}
@@ -254,6 +282,13 @@ func parseRelease(payload []byte) (*event.Event, error) {
 }
 
 // checkObject reports a payload that is not one JSON object as malformed.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func checkObject(payload []byte) error {
 	if !json.Valid(payload) {
 		return source.Malformedf("github: body is not valid JSON")
