@@ -98,6 +98,10 @@ func DeadLetterStream(prefix string) string { return streamName(prefix) + "_DEAD
 // the default prefix.
 func LedgerBucket(prefix string) string { return streamName(prefix) + "_LEDGER" }
 
+// WatcherBucket names the release-watcher's KeyValue bucket (ETag and last
+// seen release per tool): BRIDGE_WATCHER for the default prefix.
+func WatcherBucket(prefix string) string { return streamName(prefix) + "_WATCHER" }
+
 func streamName(prefix string) string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(prefix))
 }

@@ -73,6 +73,7 @@ func TestNames(t *testing.T) {
 		{event.EventsStream("bridge"), "BRIDGE_EVENTS"},
 		{event.DeadLetterStream("bridge"), "BRIDGE_DEADLETTER"},
 		{event.LedgerBucket("bridge"), "BRIDGE_LEDGER"},
+		{event.WatcherBucket("bridge"), "BRIDGE_WATCHER"},
 		{event.EventsStream("staging.eu-1"), "STAGING_EU_1_EVENTS"},
 		{event.KindOf("bridge", "bridge.events.release.published"), event.KindReleasePublished},
 		{event.KindOf("bridge", "other.events.check.up"), ""},
