@@ -4,15 +4,19 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-MODULES := pkg services/bridge services/bridgectl services/webhook-gateway services/slack-notifier integration
+MODULES := pkg services/bridge services/bridgectl services/webhook-gateway services/slack-notifier services/release-watcher services/linear-ticketer integration
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-SERVICES := bridge bridgectl webhook-gateway slack-notifier
+SERVICES := bridge bridgectl webhook-gateway slack-notifier release-watcher linear-ticketer
 
 TOOLS ?= $(HOME)/.cache/bridge-tools/bin
 export PATH := $(TOOLS):$(PATH)
 
 GOLANGCI_LINT_VERSION := v2.15.0
 PROTOC_GEN_GO_VERSION := v1.36.12
+
+# genqlient runs from its own module (tools/), outside the go.work workspace.
+LINEARAPI := pkg/sink/linear/linearapi
+GENQLIENT := cd $(CURDIR)/tools && GOWORK=off go run github.com/Khan/genqlient
 
 FUZZTIME ?= 30s
 BENCHTIME ?= 3s
@@ -61,14 +65,22 @@ $(TOOLS)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION):
 
 tools: $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION) $(TOOLS)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
 
-## generate: regenerate committed code (protobuf) — needs protoc (Debian: protobuf-compiler).
+## generate: regenerate committed code: protobuf (needs protoc, Debian: protobuf-compiler) and
+## the Linear GraphQL client (genqlient, pinned in tools/go.mod; tools/ is outside go.work).
 generate: $(TOOLS)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
 	protoc -I proto --go_out=pkg --go_opt=module=github.com/stoa-platform/bridge/pkg proto/bridge/v1/*.proto
+	($(GENQLIENT) $(CURDIR)/$(LINEARAPI)/genqlient.yaml)
 
 ## generate-check: fail when the committed generated code is stale.
 ## The protoc version line is ignored so a different protoc patch level is not a diff.
+## genqlient needs no system tool: its check always runs, into a copy of the linearapi folder.
 generate-check: $(TOOLS)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
-	@if ! command -v protoc >/dev/null; then echo "generate-check: skipped, protoc not installed (apt-get install protobuf-compiler; CI installs it)"; exit 0; fi; \
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	cp $(LINEARAPI)/genqlient.yaml $(LINEARAPI)/*.graphql $$tmp/; \
+	($(GENQLIENT) $$tmp/genqlient.yaml 2>&1 | { grep -v -e 'unable to identify current package-path' -e '^$$' || true; }); \
+	if ! diff -u $(LINEARAPI)/generated.go $$tmp/generated.go; then \
+	  echo "generate-check: $(LINEARAPI)/generated.go is stale: run 'make generate' and commit"; exit 1; fi
+	@if ! command -v protoc >/dev/null; then echo "generate-check: skipped protobuf, protoc not installed (apt-get install protobuf-compiler; CI installs it)"; exit 0; fi; \
 	tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	protoc -I proto --go_out=$$tmp --go_opt=module=github.com/stoa-platform/bridge/pkg proto/bridge/v1/*.proto; \
 	for f in $$(cd $$tmp && find . -name '*.pb.go'); do \

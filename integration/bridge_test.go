@@ -33,6 +33,7 @@ type bridgeOpts struct {
 	checksChannel string // default "#incidents"
 	extraYAML     string
 	noSlackToken  bool
+	env           []string // more environment, e.g. secrets
 }
 
 // startBridge starts the real bridge binary on free ports with a fresh data
@@ -72,6 +73,7 @@ log:
 		"BRIDGE_SECRET_TRIVY_TOKEN=" + trivyToken,
 		"BRIDGE_SECRET_GITHUB_WEBHOOK_SECRET=" + githubSecret,
 	}
+	b.env = append(b.env, o.env...)
 	if !o.noSlackToken {
 		b.env = append(b.env, "BRIDGE_SECRET_SLACK_BOT_TOKEN="+fake.Token())
 	}

@@ -101,6 +101,10 @@ type Slack struct {
 	Channels SlackChannels `yaml:"channels"`
 	// Timeout bounds one Slack API call.
 	Timeout time.Duration `yaml:"timeout"`
+	// ReleaseNotes posts a note in Channels.Releases for each new upgrade
+	// ticket. It needs a linear-ticketer on the same NATS (the note waits
+	// for the ticket); set it false where none runs.
+	ReleaseNotes bool `yaml:"release_notes"`
 }
 
 // SlackChannels names the channel (ID or #name) of each flow.

@@ -90,9 +90,10 @@ func TestLoadValid(t *testing.T) {
 					PollInterval: time.Hour,
 				},
 				Slack: config.Slack{
-					APIURL:   "http://127.0.0.1:8081/api/",
-					Channels: config.SlackChannels{Releases: "C0123RELEASES", Vulnerabilities: "#sec-alerts", Checks: "#oncall"},
-					Timeout:  3 * time.Second,
+					APIURL:       "http://127.0.0.1:8081/api/",
+					Channels:     config.SlackChannels{Releases: "C0123RELEASES", Vulnerabilities: "#sec-alerts", Checks: "#oncall"},
+					Timeout:      3 * time.Second,
+					ReleaseNotes: true,
 				},
 				Linear: config.Linear{APIURL: "http://127.0.0.1:8082/graphql", Team: "PLAT"},
 				N8N: config.N8N{Routes: []config.N8NRoute{

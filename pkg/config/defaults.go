@@ -52,7 +52,8 @@ func Default() Config {
 				Vulnerabilities: "#security",
 				Checks:          "#incidents",
 			},
-			Timeout: 10 * time.Second,
+			Timeout:      10 * time.Second,
+			ReleaseNotes: true,
 		},
 		Linear: Linear{
 			APIURL: "https://api.linear.app/graphql",

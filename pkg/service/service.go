@@ -5,6 +5,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,18 +17,22 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stoa-platform/bridge/pkg/bus"
 	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/gateway"
+	"github.com/stoa-platform/bridge/pkg/inventory"
 	"github.com/stoa-platform/bridge/pkg/ledger"
 	"github.com/stoa-platform/bridge/pkg/metrics"
 	"github.com/stoa-platform/bridge/pkg/ops"
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
+	"github.com/stoa-platform/bridge/pkg/sink/linear"
 	"github.com/stoa-platform/bridge/pkg/sink/slack"
+	"github.com/stoa-platform/bridge/pkg/watcher"
 )
 
 // Part is one of the bridge's services.
@@ -35,12 +40,14 @@ type Part string
 
 // The parts Run can start.
 const (
-	Gateway       Part = "webhook-gateway"
-	SlackNotifier Part = "slack-notifier"
+	Gateway        Part = "webhook-gateway"
+	ReleaseWatcher Part = "release-watcher"
+	LinearTicketer Part = "linear-ticketer"
+	SlackNotifier  Part = "slack-notifier"
 )
 
 // All is every part, as the all-in-one bridge runs them.
-var All = []Part{Gateway, SlackNotifier}
+var All = []Part{Gateway, ReleaseWatcher, LinearTicketer, SlackNotifier}
 
 // Options says what to run.
 type Options struct {
@@ -136,14 +143,91 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		})
 	}
 
-	if slices.Contains(o.Parts, SlackNotifier) {
-		l, err := ledger.Open(ctx, b.JetStream(), ledger.Options{
+	var inv *inventory.Inventory
+	if slices.Contains(o.Parts, ReleaseWatcher) || slices.Contains(o.Parts, LinearTicketer) {
+		if inv, err = loadInventory(cfg.GitHub.Inventory); err != nil {
+			return err
+		}
+		log.Info("inventory loaded", "file", cmp.Or(cfg.GitHub.Inventory, "(built in)"), "tools", len(inv.Tools))
+	}
+	var l *ledger.Ledger
+	if slices.Contains(o.Parts, SlackNotifier) || slices.Contains(o.Parts, LinearTicketer) {
+		l, err = ledger.Open(ctx, b.JetStream(), ledger.Options{
 			Bucket:   event.LedgerBucket(b.Prefix()),
 			Replicas: cfg.NATS.Replicas,
 		})
 		if err != nil {
 			return err
 		}
+	}
+
+	if slices.Contains(o.Parts, ReleaseWatcher) {
+		state, err := b.JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      event.WatcherBucket(b.Prefix()),
+			Description: "release-watcher: ETag and last seen release per tool",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(cfg.NATS.Replicas, 1),
+		})
+		if err != nil {
+			return fmt.Errorf("release-watcher: state bucket: %w", err)
+		}
+		token := func(ctx context.Context) (secrets.Secret, error) {
+			return prov.Get(ctx, secrets.GitHubToken)
+		}
+		if _, err := token(ctx); err != nil {
+			log.Info("release-watcher polls GitHub without a token (60 requests/hour; conditional requests that answer 304 are free)", "secret", secrets.GitHubToken)
+		}
+		w := watcher.New(watcher.Options{
+			APIURL:    cfg.GitHub.APIURL,
+			Token:     token,
+			Inventory: inv,
+			Interval:  cfg.GitHub.PollInterval,
+			State:     state,
+			Publisher: publisher{b},
+			Logger:    log.With("component", string(ReleaseWatcher)),
+			Metrics:   m,
+		})
+		notes.SetFunc(string(ReleaseWatcher), func(context.Context) string {
+			return strings.Join(w.Unreachable(), "; ")
+		})
+		wg.Go(func() {
+			if err := w.Run(runCtx); err != nil && runCtx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", ReleaseWatcher, err))
+			}
+		})
+	}
+
+	if slices.Contains(o.Parts, LinearTicketer) {
+		apiKey := func(ctx context.Context) (secrets.Secret, error) {
+			return prov.Get(ctx, secrets.LinearAPIKey)
+		}
+		if _, err := apiKey(ctx); err != nil {
+			log.Warn("linear-ticketer in dry-run: it logs the tickets it would open", "secret", secrets.LinearAPIKey, "err", err)
+		}
+		notes.SetFunc(string(LinearTicketer), func(ctx context.Context) string {
+			if k, err := apiKey(ctx); err != nil || k.IsZero() {
+				return "dry-run: " + secrets.LinearAPIKey + " is not set"
+			}
+			return ""
+		})
+		s := linear.New(linear.Options{
+			APIURL:    cfg.Linear.APIURL,
+			APIKey:    apiKey,
+			Team:      cfg.Linear.Team,
+			Inventory: inv,
+			Lookup:    l,
+			Logger:    log.With("sink", string(LinearTicketer)),
+		})
+		consumer := consumerFor(cfg.Consumer, string(LinearTicketer), []string{event.KindReleasePublished}, s, l, log, m)
+		wg.Go(func() {
+			if err := b.Run(runCtx, consumer); err != nil {
+				cancel(fmt.Errorf("%s: %w", LinearTicketer, err))
+			}
+		})
+	}
+
+	if slices.Contains(o.Parts, SlackNotifier) {
 		slackToken := func(ctx context.Context) (secrets.Secret, error) {
 			return prov.Get(ctx, secrets.SlackBotToken)
 		}
@@ -163,8 +247,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			Lookup:    l,
 			Timeout:   cfg.Slack.Timeout,
 			Logger:    log.With("sink", string(SlackNotifier)),
+			// The release note waits for the linear-ticketer's ticket.
+			TicketsEnabled: cfg.Slack.ReleaseNotes,
 		})
-		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), []string{event.KindCheckDown, event.KindCheckUp}, s, l, log, m)
+		kinds := []string{event.KindCheckDown, event.KindCheckUp}
+		if cfg.Slack.ReleaseNotes {
+			kinds = append(kinds, event.KindReleasePublished)
+		}
+		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), kinds, s, l, log, m)
 		wg.Go(func() {
 			if err := b.Run(runCtx, consumer); err != nil {
 				cancel(fmt.Errorf("%s: %w", SlackNotifier, err))
@@ -233,6 +323,18 @@ func (p publisher) Publish(ctx context.Context, ev *event.Event) (bool, error) {
 		err = fmt.Errorf("%w: %w", gateway.ErrEventTooLarge, err)
 	}
 	return ack.Duplicate, err
+}
+
+// loadInventory reads the inventory file, or the built-in one when path is "".
+func loadInventory(path string) (*inventory.Inventory, error) {
+	if path == "" {
+		return inventory.Default(), nil
+	}
+	inv, err := inventory.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("github.inventory: %w", err)
+	}
+	return inv, nil
 }
 
 func partNames(parts []Part) []string {

@@ -52,22 +52,27 @@ func TestRender(t *testing.T) {
 		{"resolved", renderCheckResolved(up, downAt)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.golden, func(t *testing.T) {
-			got := marshalGolden(t, tt.msg)
-			path := filepath.Join("testdata", tt.golden+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("rendered %s (-want +got):\n%s", tt.golden, diff)
-			}
-		})
+		t.Run(tt.golden, func(t *testing.T) { checkGolden(t, tt.golden, tt.msg) })
+	}
+}
+
+// checkGolden compares m with testdata/<name>.golden.json, or rewrites
+// that file under -update.
+func checkGolden(t *testing.T, name string, m message) {
+	t.Helper()
+	got := marshalGolden(t, m)
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("rendered %s (-want +got):\n%s", name, diff)
 	}
 }
 

@@ -7,6 +7,11 @@
 // "Resolved". The alert's channel and ts travel through the effect ledger
 // under AlertKey, which the runner writes from Result.Links.
 //
+// A release.published posts a note to the releases channel announcing the
+// upgrade ticket the linear-ticketer opened for it (see releasePublished):
+// it reads that consumer's ledger result for the same event, waits until it
+// is there, and posts only for a new ticket.
+//
 // Every message carries metadata with the event's idempotency key. When a
 // delivery is uncertain (an earlier attempt may have posted without the
 // ledger knowing), the sink looks for that key in the channel's history or
@@ -95,6 +100,13 @@ type Options struct {
 	Channels config.SlackChannels
 	// Lookup reads the effect ledger. Nil means nothing is ever recorded.
 	Lookup sink.Lookup
+	// TicketsEnabled says a linear-ticketer runs in this deployment (live
+	// or dry-run) and records its results in the ledger Lookup reads: a
+	// release waits for its ticket and, for a new one, posts a note. When
+	// false every release is skipped with Fields["reason"] "no
+	// linear-ticketer": the note announces a ticket, and waiting for one
+	// that nobody opens would hold each release forever.
+	TicketsEnabled bool
 	// Timeout bounds each API call. Zero means DefaultTimeout.
 	Timeout time.Duration
 	// Logger receives dry-run and warning lines. Nil discards them.
@@ -109,6 +121,7 @@ type Sink struct {
 	token    func(ctx context.Context) (secrets.Secret, error)
 	channels config.SlackChannels
 	lookup   sink.Lookup
+	tickets  bool
 	timeout  time.Duration
 	log      *slog.Logger
 	hc       *http.Client
@@ -125,6 +138,7 @@ func New(o Options) *Sink {
 		token:    o.TokenFunc,
 		channels: o.Channels,
 		lookup:   o.Lookup,
+		tickets:  o.TicketsEnabled,
 		timeout:  o.Timeout,
 		log:      o.Logger,
 		hc:       o.HTTPClient,
@@ -163,11 +177,13 @@ func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Result, error
 		return s.checkDown(ctx, d)
 	case event.KindCheckUp:
 		return s.checkUp(ctx, d)
+	case event.KindReleasePublished:
+		return s.releasePublished(ctx, d)
 	case "":
 		return sink.Result{}, sink.Permanent(fmt.Errorf("slack: event %s has no payload", d.Event.GetId()))
 	default:
-		// Releases and vulnerabilities come as their own render function
-		// and flow, posting with client.post like an alert.
+		// Vulnerabilities come as their own render function and flow,
+		// posting with client.post like an alert.
 		return sink.Result{}, sink.Permanent(fmt.Errorf("slack: no rendering for %s", kind))
 	}
 }

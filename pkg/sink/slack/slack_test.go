@@ -737,8 +737,6 @@ func TestChannelByName(t *testing.T) {
 
 func TestPermanentInputs(t *testing.T) {
 	down, _ := downUp(t)
-	rel := event.New(event.KindReleasePublished, "urn:test", "keycloak/keycloak", "release:keycloak/keycloak@26.6.1", time.Now())
-	rel.Data = &bridgev1.Event_ReleasePublished{ReleasePublished: &bridgev1.ReleasePublished{Owner: "keycloak", Repo: "keycloak", Tag: "26.6.1"}}
 	vuln := event.New(event.KindVulnerabilityFound, "urn:test", "nginx:1.27", "vuln:nginx:1.27:sha256:1", time.Now())
 	vuln.Data = &bridgev1.Event_VulnerabilityReport{VulnerabilityReport: &bridgev1.VulnerabilityReport{}}
 	empty := event.New(event.KindCheckDown, "urn:test", "x", "k", time.Now())
@@ -752,7 +750,6 @@ func TestPermanentInputs(t *testing.T) {
 		mod     func(*Options)
 		wantErr string
 	}{
-		{"release", rel, nil, "slack: no rendering for release.published"},
 		{"vulnerability", vuln, nil, "slack: no rendering for vulnerability.found"},
 		{"no payload", empty, nil, "slack: event e1 has no payload"},
 		{"check without id", noID, nil, "slack: event e2: check has no id"},
