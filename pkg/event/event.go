@@ -107,9 +107,16 @@ func streamName(prefix string) string {
 }
 
 // ReleaseKey is the idempotency key of a release, the same whether the
-// webhook or the watcher saw it first.
-func ReleaseKey(owner, repo, tag string) string {
-	return "release:" + strings.ToLower(owner+"/"+repo) + "@" + tag
+// webhook or the watcher saw it first: "release:<owner>/<repo>@<tag>".
+// A pre-release's key ends in "#prerelease": when GitHub promotes it to a
+// full release under the same tag, that is a new event, not a duplicate
+// that the stream and the ledger would swallow.
+func ReleaseKey(owner, repo, tag string, prerelease bool) string {
+	k := "release:" + strings.ToLower(owner+"/"+repo) + "@" + tag
+	if prerelease {
+		k += "#prerelease"
+	}
+	return k
 }
 
 // VulnerabilityKey is the idempotency key of a vulnerability report.

@@ -77,7 +77,8 @@ func TestNames(t *testing.T) {
 		{event.EventsStream("staging.eu-1"), "STAGING_EU_1_EVENTS"},
 		{event.KindOf("bridge", "bridge.events.release.published"), event.KindReleasePublished},
 		{event.KindOf("bridge", "other.events.check.up"), ""},
-		{event.ReleaseKey("Keycloak", "keycloak", "26.6.1"), "release:keycloak/keycloak@26.6.1"},
+		{event.ReleaseKey("Keycloak", "keycloak", "26.6.1", false), "release:keycloak/keycloak@26.6.1"},
+		{event.ReleaseKey("Keycloak", "keycloak", "26.6.1", true), "release:keycloak/keycloak@26.6.1#prerelease"},
 		{event.CheckKey("c1", "up", time.Date(2025, 6, 10, 16, 5, 4, 0, time.FixedZone("x", 3600))), "check:c1:up:2025-06-10T15:05:04Z"},
 	}
 	for _, tt := range tests {

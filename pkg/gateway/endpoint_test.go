@@ -61,7 +61,7 @@ func signedEndpoint() endpoint {
 				return nil, source.Malformedf("signed: body is bad")
 			}
 			at := time.Date(2025, 6, 3, 5, 16, 41, 0, time.UTC)
-			ev := event.New(event.KindReleasePublished, "/webhooks/signed", "o/r", event.ReleaseKey("o", "r", string(body)), at)
+			ev := event.New(event.KindReleasePublished, "/webhooks/signed", "o/r", event.ReleaseKey("o", "r", string(body), false), at)
 			ev.Data = &bridgev1.Event_ReleasePublished{ReleasePublished: &bridgev1.ReleasePublished{Owner: "o", Repo: "r", Tag: string(body)}}
 			return ev, nil
 		},

@@ -314,7 +314,7 @@ func TestGitHubDeliveries(t *testing.T) {
 		{
 			name:     "published pre-release",
 			d:        delivery{body: releaseField("prerelease", true)},
-			wantCode: 202, wantAnswer: `"key":"release:codertocat/hello-world@0.0.1"`, published: true, prerelease: true,
+			wantCode: 202, wantAnswer: `"key":"release:codertocat/hello-world@0.0.1#prerelease"`, published: true, prerelease: true,
 		},
 		{
 			name:     "JSON with a charset",
@@ -655,4 +655,21 @@ func BenchmarkGitHubIngest(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// TestGitHubPromotedPrerelease: a pre-release later promoted under the same
+// tag ("released" without the prerelease flag) is a new event, not a
+// duplicate of the pre-release that the stream would drop.
+func TestGitHubPromotedPrerelease(t *testing.T) {
+	b := bustest.Open(t, bus.Options{})
+	pub := gateway.PublishFunc(func(ctx context.Context, ev *event.Event) (bool, error) {
+		ack, err := b.Publish(ctx, ev)
+		return ack.Duplicate, err
+	})
+	h := newGitHubHarness(t, gateway.Options{Publisher: pub})
+	pre := decodeAccepted(t, h.deliver(t, delivery{id: "5a7e0b3c-3333-11ef-8000-000000000001", body: mutate(t, "github-release.published.json", func(m map[string]any) { m["release"].(map[string]any)["prerelease"] = true })}))
+	full := decodeAccepted(t, h.deliver(t, delivery{id: "5a7e0b3c-3333-11ef-8000-000000000002", body: readFixture(t, "github-release.released.json")}))
+	if pre.Duplicate || full.Duplicate || pre.Key == full.Key {
+		t.Errorf("pre-release %+v then promotion %+v: want two events with distinct keys", pre, full)
+	}
 }

@@ -526,7 +526,7 @@ func (w *Watcher) event(t *tracked, r *gh.RepositoryRelease) (*event.Event, erro
 	if err := published.CheckValid(); err != nil {
 		return nil, fmt.Errorf("watcher: published_at: %w", err)
 	}
-	ev := event.New(event.KindReleasePublished, Source, owner+"/"+name, event.ReleaseKey(owner, name, tag), at)
+	ev := event.New(event.KindReleasePublished, Source, owner+"/"+name, event.ReleaseKey(owner, name, tag, r.GetPrerelease()), at)
 	ev.Data = &bridgev1.Event_ReleasePublished{ReleasePublished: &bridgev1.ReleasePublished{
 		Owner:       owner,
 		Repo:        name,

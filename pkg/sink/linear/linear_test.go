@@ -146,7 +146,7 @@ func releaseEvent(owner, repo, tag string, prerelease bool) *event.Event {
 	r := rel(owner, repo, tag, "", "## What's Changed\n* fix: a bug\n")
 	r.Prerelease = prerelease
 	ev := event.New(event.KindReleasePublished, "urn:bridge:test", owner+"/"+repo,
-		event.ReleaseKey(owner, repo, tag), published.AsTime())
+		event.ReleaseKey(owner, repo, tag, prerelease), published.AsTime())
 	ev.Data = &bridgev1.Event_ReleasePublished{ReleasePublished: r}
 	return ev
 }

@@ -145,7 +145,7 @@ func releaseURL(rel *bridgev1.ReleasePublished) string {
 func repoOf(rel *bridgev1.ReleasePublished) string { return rel.GetOwner() + "/" + rel.GetRepo() }
 
 func keyOf(rel *bridgev1.ReleasePublished) string {
-	return event.ReleaseKey(rel.GetOwner(), rel.GetRepo(), rel.GetTag())
+	return event.ReleaseKey(rel.GetOwner(), rel.GetRepo(), rel.GetTag(), rel.GetPrerelease())
 }
 
 // hintPattern finds the lines of release notes that announce trouble for

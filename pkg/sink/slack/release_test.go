@@ -38,7 +38,7 @@ func keycloakRelease(tag string) *bridgev1.ReleasePublished {
 
 func releaseEvent(rel *bridgev1.ReleasePublished) *event.Event {
 	ev := event.New(event.KindReleasePublished, "urn:bridge:release-watcher", rel.GetOwner()+"/"+rel.GetRepo(),
-		event.ReleaseKey(rel.GetOwner(), rel.GetRepo(), rel.GetTag()), rel.GetPublishedAt().AsTime())
+		event.ReleaseKey(rel.GetOwner(), rel.GetRepo(), rel.GetTag(), rel.GetPrerelease()), rel.GetPublishedAt().AsTime())
 	ev.Data = &bridgev1.Event_ReleasePublished{ReleasePublished: rel}
 	return ev
 }

@@ -6,9 +6,9 @@
 // non-draft release make an event. GitHub sends both for one full release
 // ("published" alone for a pre-release, "released" alone when a pre-release
 // is promoted): they share the idempotency key event.ReleaseKey(owner,
-// repo, tag), as does the release-watcher's event for the same release, so
-// the stream keeps one. A promotion within the stream's duplicate window is
-// therefore dropped as a duplicate of the pre-release. Everything else —
+// repo, tag, prerelease), as does the release-watcher's event for the same
+// release, so the stream keeps one. A pre-release's key is marked as such,
+// so its promotion under the same tag is a new event. Everything else —
 // ping, the other release actions, drafts, other event types — is valid but
 // ignored.
 //
@@ -101,7 +101,7 @@ func Verify(signature string, body []byte, secret string) error {
 
 // Parse turns an authenticated delivery into a release.published event
 // whose subject is "owner/repo" and whose idempotency key is
-// event.ReleaseKey(owner, repo, tag). h holds the delivery headers
+// event.ReleaseKey(owner, repo, tag, prerelease). h holds the delivery headers
 // (X-GitHub-Event, X-GitHub-Delivery and Content-Type); body is the raw
 // body, JSON or a form whose "payload" field is the JSON. Parse keeps
 // nothing of body.
@@ -266,7 +266,7 @@ func parseRelease(payload []byte) (*event.Event, error) {
 		return nil, source.Malformedf(`github: "release.published_at" is out of range`)
 	}
 
-	ev := event.New(event.KindReleasePublished, Source, owner+"/"+repo, event.ReleaseKey(owner, repo, tag), at)
+	ev := event.New(event.KindReleasePublished, Source, owner+"/"+repo, event.ReleaseKey(owner, repo, tag, rel.Prerelease), at)
 	ev.Data = &bridgev1.Event_ReleasePublished{ReleasePublished: &bridgev1.ReleasePublished{
 		Owner:       owner,
 		Repo:        repo,

@@ -126,7 +126,7 @@ func checkEvent(t *testing.T, ev *event.Event) {
 	rp := ev.GetReleasePublished()
 	want := struct{ Source, Type, Subject, Key, Origin string }{
 		github.Source, event.TypePrefix + event.KindReleasePublished,
-		rp.GetOwner() + "/" + rp.GetRepo(), event.ReleaseKey(rp.GetOwner(), rp.GetRepo(), rp.GetTag()), github.Origin,
+		rp.GetOwner() + "/" + rp.GetRepo(), event.ReleaseKey(rp.GetOwner(), rp.GetRepo(), rp.GetTag(), rp.GetPrerelease()), github.Origin,
 	}
 	got := struct{ Source, Type, Subject, Key, Origin string }{
 		ev.GetSource(), ev.GetType(), ev.GetSubject(), ev.GetIdempotencyKey(), rp.GetOrigin(),
@@ -354,7 +354,7 @@ func TestPublishedAndReleasedShareAKey(t *testing.T) {
 		}
 		keys = append(keys, ev.GetIdempotencyKey())
 	}
-	want := event.ReleaseKey("Codertocat", "Hello-World", "0.0.1")
+	want := event.ReleaseKey("Codertocat", "Hello-World", "0.0.1", false)
 	if diff := cmp.Diff([]string{want, want, want}, keys); diff != "" {
 		t.Errorf("keys mismatch (-want +got):\n%s", diff)
 	}
