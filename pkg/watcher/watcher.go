@@ -37,7 +37,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	gh "github.com/google/go-github/v66/github"
@@ -49,6 +48,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/inventory"
 	"github.com/stoa-platform/bridge/pkg/metrics"
 	"github.com/stoa-platform/bridge/pkg/secrets"
+	"github.com/stoa-platform/bridge/pkg/source"
 )
 
 // Source is the CloudEvents source of the watcher's events.
@@ -533,7 +533,7 @@ func (w *Watcher) event(t *tracked, r *gh.RepositoryRelease) (*event.Event, erro
 		Tag:         tag,
 		Name:        r.GetName(),
 		Url:         r.GetHTMLURL(),
-		Body:        truncate(r.GetBody(), MaxReleaseBody),
+		Body:        source.Truncate(r.GetBody(), MaxReleaseBody),
 		Prerelease:  r.GetPrerelease(),
 		PublishedAt: published,
 		Origin:      Origin,
@@ -563,15 +563,4 @@ func isName(s string) bool {
 		}
 	}
 	return true
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -22,10 +22,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gh "github.com/google/go-github/v66/github"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -273,7 +271,7 @@ func parseRelease(payload []byte) (*event.Event, error) {
 		Tag:         tag,
 		Name:        deref(rel.Name),
 		Url:         rel.HTMLURL,
-		Body:        truncate(deref(rel.Body), MaxReleaseBody),
+		Body:        source.Truncate(deref(rel.Body), MaxReleaseBody),
 		Prerelease:  rel.Prerelease,
 		PublishedAt: published,
 		Origin:      Origin,
@@ -309,48 +307,13 @@ func decodeError(err error) error {
 			return source.Malformedf("github: body is not a JSON object")
 		}
 		got, _, _ := strings.Cut(te.Value, " ") // "number 1.5" → "number"
-		return source.Malformedf("github: %q is %s, not %s", te.Field, article(got), typeName(te.Type))
+		return source.Malformedf("github: %q is %s, not %s", te.Field, source.Article(got), source.TypeName(te.Type))
 	}
 	// go-github's Timestamp returns time.Parse's error as is.
 	if _, ok := errors.AsType[*time.ParseError](err); ok {
 		return source.Malformedf("github: a time is neither RFC 3339 nor a Unix time")
 	}
 	return source.Malformedf("github: body is not a valid webhook payload")
-}
-
-func article(jsonKind string) string {
-	switch jsonKind {
-	case "array", "object":
-		return "an " + jsonKind
-	case "bool":
-		return "a boolean"
-	}
-	return "a " + jsonKind
-}
-
-func typeName(t reflect.Type) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "the documented type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	}
-	return "the documented type"
 }
 
 // isName reports whether s has no space and no control character.
@@ -378,15 +341,4 @@ func quoteToken(s string) string {
 		}
 	}
 	return `"` + s + `"`
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"math"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -149,7 +148,7 @@ func Parse(body []byte) (*event.Event, error) {
 		ChangedAt:    timestamppb.New(now),
 		Tags:         splitTags(d.Check.Tags),
 		Description:  d.Check.Desc,
-		LastPingBody: truncate(d.LastPingBody, MaxPingBody),
+		LastPingBody: source.Truncate(d.LastPingBody, MaxPingBody),
 		ExitStatus:   int32(exit),
 		LastPing:     lastPing,
 		DetailsUrl:   detailsURL(d.Check, code),
@@ -164,36 +163,11 @@ func decodeError(err error) error {
 	if errors.As(err, &te) {
 		got, _, _ := strings.Cut(te.Value, " ") // "number 1.5" → "number"
 		if te.Field == "" {
-			return source.Malformedf("healthchecks: body is %s, not a JSON object", article(got))
+			return source.Malformedf("healthchecks: body is %s, not a JSON object", source.Article(got))
 		}
-		return source.Malformedf("healthchecks: %q is %s, not %s", te.Field, article(got), typeName(te.Type))
+		return source.Malformedf("healthchecks: %q is %s, not %s", te.Field, source.Article(got), source.TypeName(te.Type))
 	}
 	return source.Malformedf("healthchecks: body is not valid JSON")
-}
-
-func article(jsonKind string) string {
-	switch jsonKind {
-	case "array", "object":
-		return "an " + jsonKind
-	case "bool":
-		return "a boolean"
-	}
-	return "a " + jsonKind
-}
-
-func typeName(t reflect.Type) string {
-	if t == nil {
-		return "the documented type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.Struct, reflect.Pointer:
-		return "an object"
-	}
-	return "the documented type"
 }
 
 // canonicalUUID accepts the 8-4-4-4-12 hex form Healthchecks uses and
@@ -236,17 +210,6 @@ func splitTags(s string) []string {
 		}
 	}
 	return tags
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // detailsURL derives the check's page in the Healthchecks UI. update_url

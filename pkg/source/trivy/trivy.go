@@ -36,7 +36,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -571,7 +570,7 @@ func newFinding(id, pkg, installed, fixed, severity, title, link, target string)
 		InstalledVersion: installed,
 		FixedVersion:     fixed,
 		Severity:         parseSeverity(severity),
-		Title:            truncate(title, MaxTitle),
+		Title:            source.Truncate(title, MaxTitle),
 		PrimaryUrl:       link,
 		Target:           target,
 	}
@@ -797,17 +796,6 @@ func withoutCredentials(name string) string {
 	return name
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // parser walks a JSON document with a json.Decoder. Paths in its errors
 // name fields as the documents spell them, never the body's values.
 type parser struct {
@@ -928,7 +916,7 @@ func (p *parser) decode(path string, v any) error {
 		if te.Field == "" && te.Type != reflect.TypeOf(v).Elem() {
 			verb = "holds" // an element of a list or a map, named by neither
 		}
-		return source.Malformedf("trivy: %s %s %s, not %s", quote(at), verb, article(got), typeName(te.Type))
+		return source.Malformedf("trivy: %s %s %s, not %s", quote(at), verb, source.Article(got), source.TypeName(te.Type))
 	}
 	if err != nil {
 		return readError(err)
@@ -1011,29 +999,4 @@ func describe(t json.Token) string {
 		return "a boolean"
 	}
 	return "null"
-}
-
-func article(jsonKind string) string {
-	switch jsonKind {
-	case "array", "object":
-		return "an " + jsonKind
-	case "bool":
-		return "a boolean"
-	}
-	return "a " + jsonKind
-}
-
-func typeName(t reflect.Type) string {
-	if t == nil {
-		return "the documented type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Slice:
-		return "an array"
-	}
-	return "the documented type"
 }
