@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,8 +25,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/stoa-platform/bridge/pkg/bus"
-	"github.com/stoa-platform/bridge/pkg/bus/bustest"
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/gateway"
 	"github.com/stoa-platform/bridge/pkg/gateway/gatewaytest"
@@ -497,11 +494,7 @@ func TestGitHubDuplicates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := bustest.Open(t, bus.Options{})
-			pub := gateway.PublishFunc(func(ctx context.Context, ev *event.Event) (bool, error) {
-				ack, err := b.Publish(ctx, ev)
-				return ack.Duplicate, err
-			})
+			b, pub := realBus(t)
 			h := newGitHubHarness(t, gateway.Options{Publisher: pub})
 
 			first := decodeAccepted(t, h.deliver(t, tt.first))
@@ -513,27 +506,7 @@ func TestGitHubDuplicates(t *testing.T) {
 				t.Errorf("keys differ: %q then %q", first.Key, again.Key)
 			}
 
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			stream, err := b.JetStream().Stream(ctx, event.EventsStream(b.Prefix()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := stream.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.State.Msgs != 1 {
-				t.Fatalf("%d messages on %s, want 1", info.State.Msgs, info.Config.Name)
-			}
-			msg, err := stream.GetMsg(ctx, info.State.FirstSeq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev, err := event.Unmarshal(msg.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ev, _ := onlyEvent(t, b)
 			if ev.GetId() != first.ID || ev.GetIdempotencyKey() != first.Key {
 				t.Errorf("stored event %s (key %s), want the first one %s (key %s)", ev.GetId(), ev.GetIdempotencyKey(), first.ID, first.Key)
 			}
@@ -661,11 +634,7 @@ func BenchmarkGitHubIngest(b *testing.B) {
 // tag ("released" without the prerelease flag) is a new event, not a
 // duplicate of the pre-release that the stream would drop.
 func TestGitHubPromotedPrerelease(t *testing.T) {
-	b := bustest.Open(t, bus.Options{})
-	pub := gateway.PublishFunc(func(ctx context.Context, ev *event.Event) (bool, error) {
-		ack, err := b.Publish(ctx, ev)
-		return ack.Duplicate, err
-	})
+	_, pub := realBus(t)
 	h := newGitHubHarness(t, gateway.Options{Publisher: pub})
 	pre := decodeAccepted(t, h.deliver(t, delivery{id: "5a7e0b3c-3333-11ef-8000-000000000001", body: mutate(t, "github-release.published.json", func(m map[string]any) { m["release"].(map[string]any)["prerelease"] = true })}))
 	full := decodeAccepted(t, h.deliver(t, delivery{id: "5a7e0b3c-3333-11ef-8000-000000000002", body: readFixture(t, "github-release.released.json")}))
