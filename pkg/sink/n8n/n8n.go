@@ -269,7 +269,7 @@ func (s *Sink) post(ctx context.Context, ev *event.Event, r Route, cred secrets.
 		}
 		return 0, sink.Transient(fmt.Errorf("n8n: POST %s: %s", target, scrub(err.Error())), 0)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp.StatusCode, nil

@@ -44,12 +44,12 @@ func authFunc(v string) func(context.Context) (secrets.Secret, error) {
 
 // deliverUntilDone drives Deliver as the runner would: retry transient
 // failures, stop at success or a permanent failure.
-func deliverUntilDone(t *testing.T, s *n8n.Sink, ev *event.Event, max int) (sink.Result, error, int) {
+func deliverUntilDone(t *testing.T, s *n8n.Sink, ev *event.Event, max int) (sink.Result, int, error) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		r, err := s.Deliver(context.Background(), sink.Delivery{Event: ev, Attempt: attempt})
 		if err == nil || sink.IsPermanent(err) || attempt == max {
-			return r, err, attempt
+			return r, attempt, err
 		}
 	}
 }
@@ -255,7 +255,7 @@ func TestRetryThenExactlyOneCall(t *testing.T) {
 		Routes: []n8n.Route{{Subject: "check.down", URL: fake.WebhookURL("flaky"), Auth: n8n.AuthHeader, Header: headerName}},
 		Auth:   authFunc(credential),
 	})
-	r, err, attempts := deliverUntilDone(t, s, down(), 10)
+	r, attempts, err := deliverUntilDone(t, s, down(), 10)
 	if err != nil {
 		t.Fatalf("Deliver after %d attempts = %v", attempts, err)
 	}
@@ -281,7 +281,7 @@ func TestRetryAfterPartialFailureSkipsDoneRoutes(t *testing.T) {
 		{Subject: "release.*", URL: fake.WebhookURL("never")},
 	}
 	s := n8n.New(n8n.Options{Routes: routes})
-	r, err, attempts := deliverUntilDone(t, s, down(), 10)
+	r, attempts, err := deliverUntilDone(t, s, down(), 10)
 	if err != nil || attempts != 3 {
 		t.Fatalf("Deliver = %v after %d attempts, want success after 3", err, attempts)
 	}

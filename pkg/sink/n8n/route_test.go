@@ -80,7 +80,11 @@ func TestRoutesFrom(t *testing.T) {
 	if len(routes) != 3 || routes[0].Header != "X-N8N-Key" || routes[2].Filter["severity"] != "HIGH" {
 		t.Errorf("RoutesFrom = %+v", routes)
 	}
-	if routes[0].ID() == routes[1].ID() || routes[0].ID() != routes[0].ID() {
+	again, err := RoutesFrom(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routes[0].ID() == routes[1].ID() || routes[0].ID() != again[0].ID() {
 		t.Errorf("route IDs not distinct and stable: %s %s", routes[0].ID(), routes[1].ID())
 	}
 }

@@ -81,7 +81,7 @@ func New(t testing.TB) *Server {
 }
 
 // WebhookURL returns the production webhook URL of path.
-func (s *Server) WebhookURL(path string) string { return s.Server.URL + "/webhook/" + path }
+func (s *Server) WebhookURL(path string) string { return s.URL + "/webhook/" + path }
 
 // AddWorkflow registers an active workflow at path whose Webhook node uses
 // header auth (headerName: value). An empty headerName means no auth.
