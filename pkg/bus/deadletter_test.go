@@ -150,7 +150,7 @@ func TestDeadLetters(t *testing.T) {
 // the reason, and the event; nothing of the message's headers, and the
 // runner's logs do not carry them either.
 func TestNoSecretInDeadLetter(t *testing.T) {
-	const secret = "xoxb-1234-s3cr3t-t0ken"
+	const secret = "test-slack-s3cr3t-t0ken-1234"
 	const reason = "slack: chat.postMessage: invalid_auth"
 	b := bustest.Open(t, bus.Options{})
 	var logs logBuffer

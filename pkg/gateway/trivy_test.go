@@ -55,7 +55,7 @@ func trivyFixtures(t testing.TB) []string {
 		}
 	}
 	if len(names) < 10 {
-		t.Fatalf("found %d Trivy fixtures in testdata, want the 10 copied from shared/fixtures", len(names))
+		t.Fatalf("found %d Trivy fixtures in testdata, want the 10 that testdata/README.md lists", len(names))
 	}
 	return names
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/secrets"
 )
 
-const value = "xoxb-hunter2-value"
+const value = "test-hunter2-secret-value"
 
 // holder is how services keep secrets: in exported fields.
 type holder struct {

@@ -824,7 +824,7 @@ func TestStatusTable(t *testing.T) {
 		{name: "403", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 403) }, want: want{permanent: true, err: post + "HTTP 403 Forbidden"}},
 		{name: "404", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 404) }, want: want{permanent: true, err: post + "HTTP 404 Not Found"}},
 		{name: "410", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 410) }, want: want{permanent: true, err: post + "HTTP 410 Gone"}},
-		{name: "wrong token", mod: func(o *Options) { o.Token = secrets.New("xoxb-0000-stale-token") },
+		{name: "wrong token", mod: func(o *Options) { o.Token = secrets.New("test-stale-slack-token") },
 			want: want{permanent: true, err: post + "invalid_auth"}},
 		{name: "unknown channel", mod: func(o *Options) { o.Channels.Checks = "C0UNKNOWN" },
 			want: want{permanent: true, err: "slack: chat.postMessage to C0UNKNOWN: channel_not_found"}},
@@ -971,7 +971,7 @@ func TestLedgerUnreadable(t *testing.T) {
 // TestTokenNeverShown covers what slack-go's errors do not exercise: an
 // error that quotes the token, and a sink or client printed whole.
 func TestTokenNeverShown(t *testing.T) {
-	const tok = "xoxb-123-456-printme"
+	const tok = "test-printme-123-456"
 	s := New(Options{Token: secrets.New(tok)})
 	c, err := s.client(context.Background())
 	if err != nil || c == nil {
