@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,11 +20,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/event/eventtest"
 	"github.com/stoa-platform/bridge/pkg/gateway"
 	"github.com/stoa-platform/bridge/pkg/gateway/gatewaytest"
 	"github.com/stoa-platform/bridge/pkg/metrics"
@@ -161,42 +159,6 @@ func checkGitHubMetrics(t *testing.T, h *harness, ignored, rejected string) {
 	}
 }
 
-// ghGolden returns ev as stable, indented protojson with the random id
-// cleared (protojson varies its whitespace on purpose).
-func ghGolden(t *testing.T, ev *event.Event) []byte {
-	t.Helper()
-	ev = proto.Clone(ev).(*event.Event)
-	ev.Id = ""
-	b, err := protojson.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
-
-func checkGitHubGolden(t *testing.T, file string, ev *event.Event) {
-	t.Helper()
-	got := ghGolden(t, ev)
-	path := filepath.Join("testdata", file)
-	if *updateGitHub {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update-github to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("published event differs from %s (-want +got):\n%s", file, diff)
-	}
-}
-
 // TestGitHubFixtures sends every GitHub fixture, signed, as JSON and as a
 // form, and checks the answer, what was published and the metrics.
 func TestGitHubFixtures(t *testing.T) {
@@ -251,7 +213,7 @@ func TestGitHubFixtures(t *testing.T) {
 				if a.ID != evs[0].GetId() || a.Key != evs[0].GetIdempotencyKey() || a.Duplicate {
 					t.Errorf("answer %+v does not name the published event (id %s, key %s)", a, evs[0].GetId(), evs[0].GetIdempotencyKey())
 				}
-				checkGitHubGolden(t, tt.golden, evs[0])
+				eventtest.Check(t, filepath.Join("testdata", tt.golden), eventtest.Golden(t, evs[0]), *updateGitHub, "update-github")
 				if n := testutil.ToFloat64(h.m.Published.WithLabelValues("github", event.KindReleasePublished)); n != 1 {
 					t.Errorf("published{kind=release.published} = %v, want 1", n)
 				}

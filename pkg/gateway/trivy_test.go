@@ -3,11 +3,9 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,14 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/stoa-platform/bridge/pkg/bus"
 	"github.com/stoa-platform/bridge/pkg/bus/bustest"
 	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/event/eventtest"
 	"github.com/stoa-platform/bridge/pkg/gateway"
 	"github.com/stoa-platform/bridge/pkg/gateway/gatewaytest"
 	"github.com/stoa-platform/bridge/pkg/secrets"
@@ -92,45 +88,6 @@ func checkTrivyMetrics(t *testing.T, h *harness, ignored, rejected string) {
 	}
 }
 
-// trivyGolden is ev as stable, indented protojson without its id. protojson
-// varies its spacing on purpose: compacted, then indented again.
-func trivyGolden(t *testing.T, ev *event.Event) []byte {
-	t.Helper()
-	ev = proto.Clone(ev).(*event.Event)
-	ev.Id = ""
-	b, err := protojson.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact, out bytes.Buffer
-	if err := json.Compact(&compact, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
-
-func checkTrivyGolden(t *testing.T, file string, ev *event.Event) {
-	t.Helper()
-	got := trivyGolden(t, ev)
-	path := filepath.Join("testdata", file)
-	if *updateTrivy {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update-trivy to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("published event differs from %s (-want +got):\n%s", file, diff)
-	}
-}
-
 // TestTrivyFixtures posts every Trivy and Trivy Operator fixture and checks
 // the answer, whether an event was published, the event against its
 // golden file, and the metrics.
@@ -165,7 +122,7 @@ func TestTrivyFixtures(t *testing.T) {
 				if a.ID != ev.GetId() || a.Key != ev.GetIdempotencyKey() || a.Duplicate {
 					t.Errorf("answer %+v does not name the published event (id %s, key %s)", a, ev.GetId(), ev.GetIdempotencyKey())
 				}
-				checkTrivyGolden(t, strings.TrimSuffix(file, ".json")+".golden.json", ev)
+				eventtest.Check(t, filepath.Join("testdata", strings.TrimSuffix(file, ".json")+".golden.json"), eventtest.Golden(t, ev), *updateTrivy, "update-trivy")
 				if n := testutil.ToFloat64(h.m.Published.WithLabelValues("trivy", event.KindVulnerabilityFound)); n != 1 {
 					t.Errorf("published{kind=vulnerability.found} = %v, want 1", n)
 				}

@@ -20,12 +20,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
+	"github.com/stoa-platform/bridge/pkg/event/eventtest"
 	"github.com/stoa-platform/bridge/pkg/source"
 	"github.com/stoa-platform/bridge/pkg/source/github"
 )
@@ -75,43 +75,6 @@ func headers(eventName string) http.Header {
 	h.Set(github.HeaderDelivery, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
 	h.Set("Content-Type", "application/json")
 	return h
-}
-
-// golden returns ev as stable, indented protojson with the random id
-// cleared: protojson varies its whitespace on purpose, encoding/json's
-// Indent normalises it.
-func golden(t *testing.T, ev *event.Event) []byte {
-	t.Helper()
-	ev = proto.Clone(ev).(*event.Event)
-	ev.Id = ""
-	b, err := protojson.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
-
-func checkGolden(t *testing.T, file string, ev *event.Event) {
-	t.Helper()
-	got := golden(t, ev)
-	path := filepath.Join("testdata", file)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("event differs from %s (-want +got):\n%s", file, diff)
-	}
 }
 
 // checkEvent checks what every event Parse makes must hold.
@@ -176,7 +139,7 @@ func TestParseFixtures(t *testing.T) {
 				t.Fatalf("Parse(%s) error: %v", file, err)
 			}
 			checkEvent(t, ev)
-			checkGolden(t, tt.golden, ev)
+			eventtest.Check(t, filepath.Join("testdata", tt.golden), eventtest.Golden(t, ev), *update, "update")
 		})
 	}
 }

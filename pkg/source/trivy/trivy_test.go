@@ -3,7 +3,6 @@ package trivy_test
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,12 +17,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
+	"github.com/stoa-platform/bridge/pkg/event/eventtest"
 	"github.com/stoa-platform/bridge/pkg/source"
 	"github.com/stoa-platform/bridge/pkg/source/trivy"
 	"github.com/stoa-platform/bridge/pkg/source/trivy/trivytest"
@@ -182,47 +181,8 @@ func TestParseFixtures(t *testing.T) {
 			if got := ev.GetTime().AsTime().Format(time.RFC3339Nano); got != want.time || r.GetScanner() != want.scanner {
 				t.Errorf("time, scanner = %s, %s; want %s, %s", got, r.GetScanner(), want.time, want.scanner)
 			}
-			checkGolden(t, filepath.Join("testdata", strings.TrimSuffix(file, ".json")+".golden.json"), render(t, ev))
+			eventtest.Check(t, filepath.Join("testdata", strings.TrimSuffix(file, ".json")+".golden.json"), eventtest.Golden(t, ev), *update, "update")
 		})
-	}
-}
-
-// render is the event as stable, indented protojson, without its id (fresh
-// per parse). protojson varies its spacing on purpose, so it is compacted
-// and indented again.
-func render(t testing.TB, ev *event.Event) []byte {
-	t.Helper()
-	c := proto.Clone(ev).(*event.Event)
-	c.Id = ""
-	b, err := protojson.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compact, out bytes.Buffer
-	if err := json.Compact(&compact, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
 	}
 }
 
