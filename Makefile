@@ -4,9 +4,9 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-MODULES := pkg services/bridge services/bridgectl services/webhook-gateway services/slack-notifier services/release-watcher services/linear-ticketer integration
+MODULES := pkg services/bridge services/bridgectl services/webhook-gateway services/slack-notifier services/release-watcher services/linear-ticketer services/n8n-trigger integration
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-SERVICES := bridge bridgectl webhook-gateway slack-notifier release-watcher linear-ticketer
+SERVICES := bridge bridgectl webhook-gateway slack-notifier release-watcher linear-ticketer n8n-trigger
 
 TOOLS ?= $(HOME)/.cache/bridge-tools/bin
 export PATH := $(TOOLS):$(PATH)

@@ -31,6 +31,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
 	"github.com/stoa-platform/bridge/pkg/sink/linear"
+	"github.com/stoa-platform/bridge/pkg/sink/n8n"
 	"github.com/stoa-platform/bridge/pkg/sink/slack"
 	"github.com/stoa-platform/bridge/pkg/watcher"
 )
@@ -44,10 +45,11 @@ const (
 	ReleaseWatcher Part = "release-watcher"
 	LinearTicketer Part = "linear-ticketer"
 	SlackNotifier  Part = "slack-notifier"
+	N8NTrigger     Part = "n8n-trigger"
 )
 
 // All is every part, as the all-in-one bridge runs them.
-var All = []Part{Gateway, ReleaseWatcher, LinearTicketer, SlackNotifier}
+var All = []Part{Gateway, ReleaseWatcher, LinearTicketer, SlackNotifier, N8NTrigger}
 
 // Options says what to run.
 type Options struct {
@@ -151,7 +153,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		log.Info("inventory loaded", "file", cmp.Or(cfg.GitHub.Inventory, "(built in)"), "tools", len(inv.Tools))
 	}
 	var l *ledger.Ledger
-	if slices.Contains(o.Parts, SlackNotifier) || slices.Contains(o.Parts, LinearTicketer) {
+	if slices.Contains(o.Parts, SlackNotifier) || slices.Contains(o.Parts, LinearTicketer) || slices.Contains(o.Parts, N8NTrigger) {
 		l, err = ledger.Open(ctx, b.JetStream(), ledger.Options{
 			Bucket:   event.LedgerBucket(b.Prefix()),
 			Replicas: cfg.NATS.Replicas,
@@ -225,6 +227,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 				cancel(fmt.Errorf("%s: %w", LinearTicketer, err))
 			}
 		})
+	}
+
+	if slices.Contains(o.Parts, N8NTrigger) {
+		if err := runN8N(runCtx, cfg, b, l, prov, log, m, &wg, cancel); err != nil {
+			return err
+		}
 	}
 
 	if slices.Contains(o.Parts, SlackNotifier) {
@@ -323,6 +331,37 @@ func (p publisher) Publish(ctx context.Context, ev *event.Event) (bool, error) {
 		err = fmt.Errorf("%w: %w", gateway.ErrEventTooLarge, err)
 	}
 	return ack.Duplicate, err
+}
+
+// runN8N starts one consumer per n8n route, named after the route, so that
+// each route's call is its own effect in the ledger: a redelivery, or a
+// failure of another route, never calls a route twice.
+func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger, prov secrets.Provider, log *slog.Logger, m *metrics.Metrics, wg *sync.WaitGroup, cancel context.CancelCauseFunc) error {
+	routes, err := n8n.RoutesFrom(cfg.N8N.Routes)
+	if err != nil {
+		return err
+	}
+	if len(routes) == 0 {
+		log.Info("n8n-trigger has no routes (n8n.routes): nothing to trigger")
+		return nil
+	}
+	auth := func(ctx context.Context) (secrets.Secret, error) { return prov.Get(ctx, secrets.N8NAuth) }
+	for _, r := range routes {
+		name := n8n.Name + "-" + r.ID()
+		s := n8n.New(n8n.Options{
+			Routes: []n8n.Route{r},
+			Auth:   auth,
+			Logger: log.With("sink", name),
+		})
+		consumer := consumerFor(cfg.Consumer, name, nil, s, l, log, m)
+		log.Info("n8n route", "consumer", name, "subject", r.Subject, "filter", r.Filter, "auth", r.Auth)
+		wg.Go(func() {
+			if err := b.Run(ctx, consumer); err != nil {
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		})
+	}
+	return nil
 }
 
 // loadInventory reads the inventory file, or the built-in one when path is "".

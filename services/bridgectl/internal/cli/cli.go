@@ -24,6 +24,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/bus"
 	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/sink/n8n"
 	"github.com/stoa-platform/bridge/pkg/source/github"
 	"github.com/stoa-platform/bridge/pkg/source/healthchecks"
 	"github.com/stoa-platform/bridge/pkg/source/trivy"
@@ -117,6 +118,11 @@ func (e *env) config(args []string) error {
 	cfg, err := config.Load(args[1], e.lookup)
 	if err == nil {
 		err = cfg.Validate()
+	}
+	if err == nil {
+		// Route filters are the n8n sink's to judge: unknown fields, bad
+		// patterns and severities.
+		_, err = n8n.RoutesFrom(cfg.N8N.Routes)
 	}
 	if err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", args[1], err)

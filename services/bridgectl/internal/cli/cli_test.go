@@ -84,3 +84,15 @@ func TestSendRejectsBeforeConnecting(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidateN8NRoutes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n8n.yaml")
+	cfg := "n8n:\n  routes:\n    - subject: vulnerability.found\n      url: https://n8n.example/webhook/x\n      filter:\n        colour: red\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, nil, "config", "validate", path)
+	if code != 1 || !strings.Contains(errOut, "n8n.routes[0].filter.colour") {
+		t.Errorf("validate = %d %q, want 1 naming n8n.routes[0].filter.colour", code, errOut)
+	}
+}

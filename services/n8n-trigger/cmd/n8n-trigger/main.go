@@ -1,0 +1,25 @@
+// Command n8n-trigger consumes events from the NATS named by nats.url and
+// triggers the n8n workflows that n8n.routes map them to, one durable
+// consumer per route.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/stoa-platform/bridge/pkg/service"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return service.Main(ctx, "n8n-trigger", os.Args[1:], os.Stderr, service.Options{
+		Parts:   []service.Part{service.N8NTrigger},
+		Env:     os.LookupEnv,
+		Environ: os.Environ,
+	})
+}
