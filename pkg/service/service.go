@@ -123,9 +123,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	mux := http.NewServeMux()
 	ops.Register(mux, reg, notes, ops.Check{Name: "nats", Fn: b.Ready})
 
+	// On every return, cancel the parts first, then wait for them, then
+	// (the deferred Close above) drain NATS.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
 
 	if slices.Contains(o.Parts, Gateway) {
 		g := gateway.New(gateway.Options{
