@@ -12,6 +12,10 @@
 // it reads that consumer's ledger result for the same event, waits until it
 // is there, and posts only for a new ticket.
 //
+// A vulnerability.found posts a security alert to the vulnerabilities
+// channel when the report changes what is known of its artifact: see
+// vulnerabilityFound, and Options.Vulns for the state it diffs against.
+//
 // Every message carries metadata with the event's idempotency key. When a
 // delivery is uncertain (an earlier attempt may have posted without the
 // ledger knowing), the sink looks for that key in the channel's history or
@@ -54,6 +58,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
+	"github.com/stoa-platform/bridge/pkg/vuln"
 )
 
 // Name is the consumer this sink runs in. Its ledger keys start with it.
@@ -107,6 +112,13 @@ type Options struct {
 	// linear-ticketer": the note announces a ticket, and waiting for one
 	// that nobody opens would hold each release forever.
 	TicketsEnabled bool
+	// Vulns keeps the findings last reported per artifact, which each
+	// vulnerability report is diffed against. Nil fails every
+	// vulnerability event as permanent (misconfigured).
+	Vulns *vuln.Store
+	// Policy selects the findings worth an alert. Nil means the default
+	// policy: HIGH and above, nothing ignored.
+	Policy *vuln.Policy
 	// Timeout bounds each API call. Zero means DefaultTimeout.
 	Timeout time.Duration
 	// Logger receives dry-run and warning lines. Nil discards them.
@@ -122,6 +134,8 @@ type Sink struct {
 	channels config.SlackChannels
 	lookup   sink.Lookup
 	tickets  bool
+	vulns    *vuln.Store
+	policy   *vuln.Policy
 	timeout  time.Duration
 	log      *slog.Logger
 	hc       *http.Client
@@ -139,6 +153,8 @@ func New(o Options) *Sink {
 		channels: o.Channels,
 		lookup:   o.Lookup,
 		tickets:  o.TicketsEnabled,
+		vulns:    o.Vulns,
+		policy:   o.Policy,
 		timeout:  o.Timeout,
 		log:      o.Logger,
 		hc:       o.HTTPClient,
@@ -164,6 +180,10 @@ func New(o Options) *Sink {
 	if s.hc == nil {
 		s.hc = &http.Client{}
 	}
+	if s.policy == nil {
+		// An empty configuration is valid: NewPolicy cannot fail on it.
+		s.policy, _ = vuln.NewPolicy(config.Vulnerabilities{}, nil, s.log)
+	}
 	return s
 }
 
@@ -179,11 +199,11 @@ func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Result, error
 		return s.checkUp(ctx, d)
 	case event.KindReleasePublished:
 		return s.releasePublished(ctx, d)
+	case event.KindVulnerabilityFound:
+		return s.vulnerabilityFound(ctx, d)
 	case "":
 		return sink.Result{}, sink.Permanent(fmt.Errorf("slack: event %s has no payload", d.Event.GetId()))
 	default:
-		// Vulnerabilities come as their own render function and flow,
-		// posting with client.post like an alert.
 		return sink.Result{}, sink.Permanent(fmt.Errorf("slack: no rendering for %s", kind))
 	}
 }

@@ -750,7 +750,7 @@ func TestPermanentInputs(t *testing.T) {
 		mod     func(*Options)
 		wantErr string
 	}{
-		{"vulnerability", vuln, nil, "slack: no rendering for vulnerability.found"},
+		{"vulnerability without a state store", vuln, nil, "slack: no vulnerability state store configured"},
 		{"no payload", empty, nil, "slack: event e1 has no payload"},
 		{"check without id", noID, nil, "slack: event e2: check has no id"},
 		{"no channel", down, func(o *Options) { o.Channels.Checks = "" }, "slack: no channel for check alerts: set slack.channels.checks"},
