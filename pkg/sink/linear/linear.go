@@ -44,12 +44,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
 	"github.com/stoa-platform/bridge/pkg/inventory"
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
+	"github.com/stoa-platform/bridge/pkg/vuln"
 )
+
+// The remediation ticket of a vulnerability report is described in vuln.go.
 
 // Name is the consumer this sink runs in. Its ledger keys start with it.
 const Name = "linear-ticketer"
@@ -115,6 +119,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Timeout bounds each API call. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// Policy selects the findings of a vulnerability report that count
+	// (config vulnerabilities.*). Nil means vuln.DefaultMinSeverity only.
+	Policy *vuln.Policy
+	// CloseWhenFixed moves a remediation ticket to its team's first
+	// completed state once every finding is fixed (linear.close_when_fixed).
+	CloseWhenFixed bool
 }
 
 // Sink implements sink.Sink for Linear. It is safe for concurrent use.
@@ -128,6 +138,9 @@ type Sink struct {
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
+	policy  *vuln.Policy
+	// closeWhenFixed is Options.CloseWhenFixed.
+	closeWhenFixed bool
 
 	mu sync.Mutex
 	// teams caches resolved teams by upper-cased key.
@@ -157,6 +170,9 @@ func New(o Options) *Sink {
 		timeout: o.Timeout,
 		now:     time.Now,
 		teams:   map[string]*teamCache{},
+
+		policy:         o.Policy,
+		closeWhenFixed: o.CloseWhenFixed,
 	}
 	if s.apiURL == "" {
 		s.apiURL = DefaultAPIURL
@@ -176,16 +192,22 @@ func New(o Options) *Sink {
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
+	if s.policy == nil {
+		// The empty configuration is valid: NewPolicy cannot fail on it.
+		s.policy, _ = vuln.NewPolicy(config.Vulnerabilities{}, nil, s.log)
+	}
 	return s
 }
 
 // Deliver makes one attempt at the Linear effect of one event. Kinds other
-// than release.published are a permanent failure: they are dead-lettered,
+// than release.published and vulnerability.found are a permanent failure: they are dead-lettered,
 // not lost, until their flow is written.
 func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Result, error) {
 	switch kind := event.Kind(d.Event); kind {
 	case event.KindReleasePublished:
 		return s.release(ctx, d)
+	case event.KindVulnerabilityFound:
+		return s.vulnerability(ctx, d)
 	case "":
 		return sink.Result{}, sink.Permanent(fmt.Errorf("linear: event %s has no payload", d.Event.GetId()))
 	default:

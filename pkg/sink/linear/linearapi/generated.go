@@ -708,6 +708,119 @@ func (v *TeamStatesWorkflowStatesWorkflowStateConnectionNodesWorkflowState) GetT
 	return v.Type
 }
 
+// UpdateIssueStateIssueUpdateIssuePayload includes the requested fields of the GraphQL type IssuePayload.
+// The GraphQL type's documentation follows.
+//
+// The result of an issue mutation, containing the created or updated issue and a success indicator.
+type UpdateIssueStateIssueUpdateIssuePayload struct {
+	// Whether the operation was successful.
+	Success bool `json:"success"`
+	// The issue that was created or updated.
+	Issue UpdateIssueStateIssueUpdateIssuePayloadIssue `json:"issue"`
+}
+
+// GetSuccess returns UpdateIssueStateIssueUpdateIssuePayload.Success, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayload) GetSuccess() bool { return v.Success }
+
+// GetIssue returns UpdateIssueStateIssueUpdateIssuePayload.Issue, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayload) GetIssue() UpdateIssueStateIssueUpdateIssuePayloadIssue {
+	return v.Issue
+}
+
+// UpdateIssueStateIssueUpdateIssuePayloadIssue includes the requested fields of the GraphQL type Issue.
+// The GraphQL type's documentation follows.
+//
+// An issue is the core work item in Linear. Issues belong to a team, have a workflow status, can be assigned to users, carry a priority level, and can be organized into projects and cycles. Issues support sub-issues (parent-child hierarchy up to 10 levels deep), labels, due dates, estimates, and SLA tracking. They can also be linked to other issues via relations, attached to releases, and tracked through their full history of changes.
+type UpdateIssueStateIssueUpdateIssuePayloadIssue struct {
+	IssueFields `json:"-"`
+}
+
+// GetId returns UpdateIssueStateIssueUpdateIssuePayloadIssue.Id, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) GetId() string { return v.IssueFields.Id }
+
+// GetIdentifier returns UpdateIssueStateIssueUpdateIssuePayloadIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) GetIdentifier() string {
+	return v.IssueFields.Identifier
+}
+
+// GetUrl returns UpdateIssueStateIssueUpdateIssuePayloadIssue.Url, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) GetUrl() string { return v.IssueFields.Url }
+
+// GetTitle returns UpdateIssueStateIssueUpdateIssuePayloadIssue.Title, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) GetTitle() string { return v.IssueFields.Title }
+
+// GetState returns UpdateIssueStateIssueUpdateIssuePayloadIssue.State, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) GetState() IssueFieldsStateWorkflowState {
+	return v.IssueFields.State
+}
+
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*UpdateIssueStateIssueUpdateIssuePayloadIssue
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.UpdateIssueStateIssueUpdateIssuePayloadIssue = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.IssueFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalUpdateIssueStateIssueUpdateIssuePayloadIssue struct {
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Url string `json:"url"`
+
+	Title string `json:"title"`
+
+	State IssueFieldsStateWorkflowState `json:"state"`
+}
+
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *UpdateIssueStateIssueUpdateIssuePayloadIssue) __premarshalJSON() (*__premarshalUpdateIssueStateIssueUpdateIssuePayloadIssue, error) {
+	var retval __premarshalUpdateIssueStateIssueUpdateIssuePayloadIssue
+
+	retval.Id = v.IssueFields.Id
+	retval.Identifier = v.IssueFields.Identifier
+	retval.Url = v.IssueFields.Url
+	retval.Title = v.IssueFields.Title
+	retval.State = v.IssueFields.State
+	return &retval, nil
+}
+
+// UpdateIssueStateResponse is returned by UpdateIssueState on success.
+type UpdateIssueStateResponse struct {
+	// Updates an issue.
+	IssueUpdate UpdateIssueStateIssueUpdateIssuePayload `json:"issueUpdate"`
+}
+
+// GetIssueUpdate returns UpdateIssueStateResponse.IssueUpdate, and is useful for accessing the field via an interface.
+func (v *UpdateIssueStateResponse) GetIssueUpdate() UpdateIssueStateIssueUpdateIssuePayload {
+	return v.IssueUpdate
+}
+
 // UpdateIssueTitleIssueUpdateIssuePayload includes the requested fields of the GraphQL type IssuePayload.
 // The GraphQL type's documentation follows.
 //
@@ -924,6 +1037,18 @@ type __TeamStatesInput struct {
 
 // GetTeamId returns __TeamStatesInput.TeamId, and is useful for accessing the field via an interface.
 func (v *__TeamStatesInput) GetTeamId() string { return v.TeamId }
+
+// __UpdateIssueStateInput is used internally by genqlient
+type __UpdateIssueStateInput struct {
+	Id      string `json:"id"`
+	StateId string `json:"stateId"`
+}
+
+// GetId returns __UpdateIssueStateInput.Id, and is useful for accessing the field via an interface.
+func (v *__UpdateIssueStateInput) GetId() string { return v.Id }
+
+// GetStateId returns __UpdateIssueStateInput.StateId, and is useful for accessing the field via an interface.
+func (v *__UpdateIssueStateInput) GetStateId() string { return v.StateId }
 
 // __UpdateIssueTitleInput is used internally by genqlient
 type __UpdateIssueTitleInput struct {
@@ -1307,6 +1432,58 @@ func TeamStates(
 	}
 
 	data_ = &TeamStatesResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by UpdateIssueState.
+const UpdateIssueState_Operation = `
+mutation UpdateIssueState ($id: String!, $stateId: String!) {
+	issueUpdate(id: $id, input: {stateId:$stateId}) {
+		success
+		issue {
+			... IssueFields
+		}
+	}
+}
+fragment IssueFields on Issue {
+	id
+	identifier
+	url
+	title
+	state {
+		id
+		name
+		type
+	}
+}
+`
+
+// UpdateIssueState moves a remediation ticket to a done state once every
+// finding is fixed (linear.close_when_fixed).
+func UpdateIssueState(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	stateId string,
+) (data_ *UpdateIssueStateResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "UpdateIssueState",
+		Query:  UpdateIssueState_Operation,
+		Variables: &__UpdateIssueStateInput{
+			Id:      id,
+			StateId: stateId,
+		},
+	}
+
+	data_ = &UpdateIssueStateResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
