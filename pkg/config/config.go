@@ -119,6 +119,9 @@ type Linear struct {
 	APIURL string `yaml:"api_url"`
 	// Team is the key of the Linear team tickets go to (e.g. "PLAT").
 	Team string `yaml:"team"`
+	// CloseWhenFixed moves a remediation ticket to a completed state once
+	// a report shows every finding fixed; otherwise it only says so.
+	CloseWhenFixed bool `yaml:"close_when_fixed"`
 }
 
 // N8N is the n8n sink.

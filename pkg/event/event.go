@@ -102,6 +102,10 @@ func LedgerBucket(prefix string) string { return streamName(prefix) + "_LEDGER" 
 // seen release per tool): BRIDGE_WATCHER for the default prefix.
 func WatcherBucket(prefix string) string { return streamName(prefix) + "_WATCHER" }
 
+// VulnBucket names the bucket of each artifact's last reported findings:
+// BRIDGE_VULN for the default prefix.
+func VulnBucket(prefix string) string { return streamName(prefix) + "_VULN" }
+
 func streamName(prefix string) string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(prefix))
 }

@@ -74,6 +74,7 @@ func TestNames(t *testing.T) {
 		{event.DeadLetterStream("bridge"), "BRIDGE_DEADLETTER"},
 		{event.LedgerBucket("bridge"), "BRIDGE_LEDGER"},
 		{event.WatcherBucket("bridge"), "BRIDGE_WATCHER"},
+		{event.VulnBucket("bridge"), "BRIDGE_VULN"},
 		{event.EventsStream("staging.eu-1"), "STAGING_EU_1_EVENTS"},
 		{event.KindOf("bridge", "bridge.events.release.published"), event.KindReleasePublished},
 		{event.KindOf("bridge", "other.events.check.up"), ""},

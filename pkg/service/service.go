@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/sink/linear"
 	"github.com/stoa-platform/bridge/pkg/sink/n8n"
 	"github.com/stoa-platform/bridge/pkg/sink/slack"
+	"github.com/stoa-platform/bridge/pkg/vuln"
 	"github.com/stoa-platform/bridge/pkg/watcher"
 )
 
@@ -155,6 +157,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		}
 		log.Info("inventory loaded", "file", cmp.Or(cfg.GitHub.Inventory, "(built in)"), "tools", len(inv.Tools))
 	}
+	// One policy for every sink, so an expired ignore is logged once.
+	policy, err := vuln.NewPolicy(cfg.Vulnerabilities, time.Now, log.With("component", "vulnerability-policy"))
+	if err != nil {
+		return err
+	}
 	var l *ledger.Ledger
 	if slices.Contains(o.Parts, SlackNotifier) || slices.Contains(o.Parts, LinearTicketer) || slices.Contains(o.Parts, N8NTrigger) {
 		l, err = ledger.Open(ctx, b.JetStream(), ledger.Options{
@@ -217,14 +224,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			return ""
 		})
 		s := linear.New(linear.Options{
-			APIURL:    cfg.Linear.APIURL,
-			APIKey:    apiKey,
-			Team:      cfg.Linear.Team,
-			Inventory: inv,
-			Lookup:    l,
-			Logger:    log.With("sink", string(LinearTicketer)),
+			Policy:         policy,
+			CloseWhenFixed: cfg.Linear.CloseWhenFixed,
+			APIURL:         cfg.Linear.APIURL,
+			APIKey:         apiKey,
+			Team:           cfg.Linear.Team,
+			Inventory:      inv,
+			Lookup:         l,
+			Logger:         log.With("sink", string(LinearTicketer)),
 		})
-		consumer := consumerFor(cfg.Consumer, string(LinearTicketer), []string{event.KindReleasePublished}, s, l, log, m)
+		consumer := consumerFor(cfg.Consumer, string(LinearTicketer), []string{event.KindReleasePublished, event.KindVulnerabilityFound}, s, l, log, m)
 		wg.Go(func() {
 			if err := b.Run(runCtx, consumer); err != nil {
 				cancel(fmt.Errorf("%s: %w", LinearTicketer, err))
@@ -251,7 +260,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			}
 			return ""
 		})
+		vulns, err := vuln.OpenStore(ctx, b.JetStream(), event.VulnBucket(b.Prefix()), cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
 		s := slack.New(slack.Options{
+			Vulns:     vulns,
+			Policy:    policy,
 			APIURL:    cfg.Slack.APIURL,
 			TokenFunc: slackToken,
 			Channels:  cfg.Slack.Channels,
@@ -261,7 +276,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			// The release note waits for the linear-ticketer's ticket.
 			TicketsEnabled: cfg.Slack.ReleaseNotes,
 		})
-		kinds := []string{event.KindCheckDown, event.KindCheckUp}
+		kinds := []string{event.KindCheckDown, event.KindCheckUp, event.KindVulnerabilityFound}
 		if cfg.Slack.ReleaseNotes {
 			kinds = append(kinds, event.KindReleasePublished)
 		}

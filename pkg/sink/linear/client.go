@@ -337,6 +337,10 @@ func (c *client) attachedIssues(ctx context.Context, url string) ([]linearapi.Is
 }
 
 func (c *client) createIssue(ctx context.Context, id, teamID string, t ticket, labelIDs []string) (linearapi.IssueFields, error) {
+	if labelIDs == nil {
+		// The operation declares [String!]!: JSON null fails validation.
+		labelIDs = []string{}
+	}
 	var resp *linearapi.CreateIssueResponse
 	err := c.call(ctx, "issueCreate", func(ctx context.Context) (err error) {
 		resp, err = linearapi.CreateIssue(ctx, c.gql, id, teamID, t.Title, t.Description, t.Priority, labelIDs)

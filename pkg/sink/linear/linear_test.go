@@ -537,3 +537,28 @@ func TestDryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateWithoutKnownLabels: when none of a tool's labels exists in
+// Linear the ticket is created without labels (an empty list, not null,
+// which Linear's schema refuses).
+func TestCreateWithoutKnownLabels(t *testing.T) {
+	f := newFixture(t)
+	f.s = New(Options{
+		APIURL: f.srv.URL(),
+		APIKey: func(context.Context) (secrets.Secret, error) { return secrets.New(f.srv.APIKey()), nil },
+		Team:   "PLAT",
+		Inventory: &inventory.Inventory{Tools: []inventory.Tool{{
+			Name: "Keycloak", Repo: "keycloak/keycloak", Deployed: "26.5.0", TagPattern: "{version}",
+			Linear: struct {
+				Team   string   `yaml:"team"`
+				Labels []string `yaml:"labels"`
+			}{Labels: []string{"no-such-label"}},
+		}}},
+		Lookup:  f.led,
+		Timeout: 5 * time.Second,
+	})
+	f.mustDeliver(t, releaseEvent("keycloak", "keycloak", "26.6.1", false))
+	if is := f.onlyIssue(t); len(is.LabelIDs) != 0 {
+		t.Errorf("labels = %v, want none", is.LabelIDs)
+	}
+}
