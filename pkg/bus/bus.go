@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -250,11 +251,48 @@ func (b *Bus) createStreams(ctx context.Context) error {
 		Duplicates:  b.o.DuplicateWindow,
 	}}
 	for _, cfg := range streams {
-		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := b.ensureStream(ctx, cfg); err != nil {
 			return fmt.Errorf("bus: create stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
+}
+
+// ensureStream creates the stream, or updates it only when its settings
+// differ. Every process opens the bus (each service, every bridgectl
+// command): an update of an unchanged stream is a needless write to the
+// stream's configuration, and nats-server 2.15.3 races on it with a
+// consumer being added at the same time.
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	s, err := b.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = b.js.CreateStream(ctx, cfg)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		// Another process created it meanwhile: compare with theirs.
+		s, err = b.js.Stream(ctx, cfg.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if have := s.CachedInfo().Config; sameStream(have, cfg) {
+		return nil
+	}
+	_, err = b.js.UpdateStream(ctx, cfg)
+	return err
+}
+
+// sameStream reports whether have already has every setting want sets.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description &&
+		slices.Equal(have.Subjects, want.Subjects) &&
+		have.Retention == want.Retention &&
+		have.Discard == want.Discard &&
+		have.Storage == want.Storage &&
+		have.Replicas == want.Replicas &&
+		have.MaxAge == want.MaxAge &&
+		have.Duplicates == want.Duplicates
 }
 
 // OpenLedger opens the effect ledger bucket of this bus's prefix, with the
