@@ -1,3 +1,7 @@
+//go:build linux
+
+// The real-n8n test uses Linux process control (Pdeathsig); CI runs Linux.
+
 package integration
 
 import (
@@ -42,8 +46,9 @@ type n8nServer struct {
 }
 
 // TestN8NTrigger runs the bridge's n8n-trigger against a real n8n: the
-// active workflow runs once per event with the CloudEvent as its body, and
-// the inactive one answers n8n's real 404, which dead-letters.
+// active workflow, behind header auth, runs once per event and receives the
+// CloudEvent (read back through n8n's public API), and the inactive one
+// answers n8n's real 404, which dead-letters with n8n's message.
 func TestN8NTrigger(t *testing.T) {
 	n := startN8N(t)
 	b := startBridge(t, bridgeOpts{
@@ -312,7 +317,9 @@ func startExternal(t *testing.T, name, path, dir string, env []string, args ...s
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the test binary dies (a go test timeout, a kill),
+	// n8n goes with it instead of holding ~300 MB and a port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p := &proc{t: t, name: name, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
@@ -345,28 +352,28 @@ func startExternal(t *testing.T, name, path, dir string, env []string, args ...s
 func (n *n8nServer) setupOwner(t testing.TB) {
 	t.Helper()
 	const browserID = "bridge-integration"
-	resp, body := n.rest(t, http.MethodPost, "/rest/owner/setup", map[string]string{"browser-id": browserID}, map[string]string{
+	a := n.rest(t, http.MethodPost, "/rest/owner/setup", map[string]string{"browser-id": browserID}, map[string]string{
 		"email":     "owner@bridge.invalid",
 		"firstName": "Bridge",
 		"lastName":  "CI",
 		"password":  "Integration-" + randomHex(t, 8),
 	})
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /rest/owner/setup = %d %s", resp.StatusCode, body)
+	if a.status != http.StatusOK {
+		t.Fatalf("POST /rest/owner/setup = %d %s", a.status, a.body)
 	}
 	var cookie string
-	for _, c := range resp.Cookies() {
+	for _, c := range a.cookies {
 		if c.Name == "n8n-auth" {
 			cookie = c.Name + "=" + c.Value
 		}
 	}
 	if cookie == "" {
-		t.Fatalf("POST /rest/owner/setup set no n8n-auth cookie: %v %s", resp.Header, body)
+		t.Fatalf("POST /rest/owner/setup set no n8n-auth cookie: %s", a.body)
 	}
-	resp, body = n.rest(t, http.MethodPost, "/rest/api-keys", map[string]string{"browser-id": browserID, "Cookie": cookie},
+	a = n.rest(t, http.MethodPost, "/rest/api-keys", map[string]string{"browser-id": browserID, "Cookie": cookie},
 		map[string]any{"label": "ci", "expiresAt": nil})
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /rest/api-keys = %d %s", resp.StatusCode, body)
+	if a.status != http.StatusOK {
+		t.Fatalf("POST /rest/api-keys = %d %s", a.status, a.body)
 	}
 	var key struct {
 		Data struct {
@@ -374,20 +381,27 @@ func (n *n8nServer) setupOwner(t testing.TB) {
 			RawAPIKey string `json:"rawApiKey"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &key); err != nil {
-		t.Fatalf("POST /rest/api-keys: %v: %s", err, body)
+	if err := json.Unmarshal(a.body, &key); err != nil {
+		t.Fatalf("POST /rest/api-keys: %v: %s", err, a.body)
 	}
 	n.apiKey = key.Data.RawAPIKey
 	if n.apiKey == "" {
 		n.apiKey = key.Data.APIKey
 	}
 	if n.apiKey == "" {
-		t.Fatalf("POST /rest/api-keys returned no key: %s", body)
+		t.Fatalf("POST /rest/api-keys returned no key: %s", a.body)
 	}
 }
 
-// rest sends a JSON request to n8n and returns the answer and its body.
-func (n *n8nServer) rest(t testing.TB, method, path string, header map[string]string, in any) (*http.Response, []byte) {
+// restAnswer is what rest returns: the body is read and closed.
+type restAnswer struct {
+	status  int
+	cookies []*http.Cookie
+	body    []byte
+}
+
+// rest sends a JSON request to n8n and returns its answer.
+func (n *n8nServer) rest(t testing.TB, method, path string, header map[string]string, in any) restAnswer {
 	t.Helper()
 	var rd io.Reader
 	if in != nil {
@@ -418,7 +432,7 @@ func (n *n8nServer) rest(t testing.TB, method, path string, header map[string]st
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	return resp, b
+	return restAnswer{status: resp.StatusCode, cookies: resp.Cookies(), body: b}
 }
 
 // n8nExecution is one execution from the public API, with its data.
@@ -479,16 +493,16 @@ func (in webhookInput) cloudEvent(t *testing.T) map[string]any {
 // executions lists the executions of a workflow, with their data.
 func (n *n8nServer) executions(t testing.TB, workflowID string) []n8nExecution {
 	t.Helper()
-	resp, body := n.rest(t, http.MethodGet, "/api/v1/executions?includeData=true&limit=50&workflowId="+workflowID,
+	a := n.rest(t, http.MethodGet, "/api/v1/executions?includeData=true&limit=50&workflowId="+workflowID,
 		map[string]string{"X-N8N-API-KEY": n.apiKey, "Accept": "application/json"}, nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/v1/executions = %d %s", resp.StatusCode, body)
+	if a.status != http.StatusOK {
+		t.Fatalf("GET /api/v1/executions = %d %s", a.status, a.body)
 	}
 	var page struct {
 		Data []n8nExecution `json:"data"`
 	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		t.Fatalf("GET /api/v1/executions: %v: %s", err, body)
+	if err := json.Unmarshal(a.body, &page); err != nil {
+		t.Fatalf("GET /api/v1/executions: %v: %s", err, a.body)
 	}
 	return page.Data
 }
