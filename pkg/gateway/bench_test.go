@@ -26,6 +26,30 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 
+// serveParallel serves the same request from every benchmark goroutine,
+// with no network, and reports requests/s; every answer must be 202.
+func serveParallel(b *testing.B, h http.Handler, path string, header http.Header, body []byte) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rb := new(rewindBody)
+		req := httptest.NewRequest(http.MethodPost, path, rb)
+		req.Header = header.Clone()
+		req.ContentLength = int64(len(body))
+		w := &discardWriter{h: make(http.Header)}
+		for pb.Next() {
+			rb.Reset(body)
+			clear(w.h)
+			h.ServeHTTP(w, req)
+			if w.code != http.StatusAccepted {
+				b.Fatalf("status %d", w.code)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
 // rewindBody lets one request be served again and again.
 type rewindBody struct{ bytes.Reader }
 
@@ -41,26 +65,7 @@ func BenchmarkHealthchecksIngest(b *testing.B) {
 		Secrets:   newSecrets(secrets.HealthchecksToken, token),
 		Metrics:   metrics.New(prometheus.NewRegistry()),
 	})
-	h := g.Handler()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		rb := new(rewindBody)
-		req := httptest.NewRequest(http.MethodPost, "/webhooks/healthchecks", rb)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.ContentLength = int64(len(body))
-		w := &discardWriter{h: make(http.Header)}
-		for pb.Next() {
-			rb.Reset(body)
-			clear(w.h)
-			h.ServeHTTP(w, req)
-			if w.code != http.StatusAccepted {
-				b.Fatalf("status %d", w.code)
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	serveParallel(b, g.Handler(), "/webhooks/healthchecks", http.Header{"Authorization": {"Bearer " + token}}, body)
 }
 
 // BenchmarkHealthchecksIngestHTTP adds a loopback HTTP server and client,

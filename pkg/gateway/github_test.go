@@ -51,20 +51,7 @@ func ghSign(secret string, body []byte) string {
 // ghFixtures lists every GitHub webhook body in testdata.
 func ghFixtures(t testing.TB) []string {
 	t.Helper()
-	all, err := filepath.Glob(filepath.Join("testdata", "github-*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range all {
-		if !strings.HasSuffix(f, ".golden.json") {
-			names = append(names, filepath.Base(f))
-		}
-	}
-	if len(names) == 0 {
-		t.Fatal("no GitHub fixtures in testdata")
-	}
-	return names
+	return eventtest.Fixtures(t, "github-*.json")
 }
 
 // ghEvent is the X-GitHub-Event of a fixture: github-<event>.<action>….json.
@@ -567,29 +554,12 @@ func BenchmarkGitHubIngest(b *testing.B) {
 		Secrets:   newSecrets(secrets.GitHubWebhookSecret, ghSecret),
 		Metrics:   metrics.New(prometheus.NewRegistry()),
 	})
-	h := g.Handler()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		rb := new(rewindBody)
-		req := httptest.NewRequest(http.MethodPost, ghPath, rb)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", "release")
-		req.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-		req.Header.Set("X-Hub-Signature-256", sig)
-		req.ContentLength = int64(len(body))
-		w := &discardWriter{h: make(http.Header)}
-		for pb.Next() {
-			rb.Reset(body)
-			clear(w.h)
-			h.ServeHTTP(w, req)
-			if w.code != http.StatusAccepted {
-				b.Fatalf("status %d", w.code)
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	serveParallel(b, g.Handler(), ghPath, http.Header{
+		"Content-Type":        {"application/json"},
+		"X-Github-Event":      {"release"},
+		"X-Github-Delivery":   {"72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+		"X-Hub-Signature-256": {sig},
+	}, body)
 }
 
 // TestGitHubPromotedPrerelease: a pre-release later promoted under the same

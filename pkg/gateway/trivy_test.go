@@ -40,16 +40,7 @@ var trivyIgnoredReasons = append([]string{"unsupported"}, trivy.IgnoredReasons..
 // trivyFixtures lists testdata/trivy-*.json, goldens aside.
 func trivyFixtures(t testing.TB) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join("testdata", "trivy-*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, p := range m {
-		if !strings.HasSuffix(p, ".golden.json") {
-			names = append(names, filepath.Base(p))
-		}
-	}
+	names := eventtest.Fixtures(t, "trivy-*.json")
 	if len(names) < 10 {
 		t.Fatalf("found %d Trivy fixtures in testdata, want the 10 that testdata/README.md lists", len(names))
 	}

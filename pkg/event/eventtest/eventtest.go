@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -53,4 +55,27 @@ func Check(t testing.TB, path string, got []byte, update bool, flag string) {
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s differs (-want +got):\n%s", path, diff)
 	}
+}
+
+// Fixtures lists the webhook bodies in testdata matching pattern (a
+// filepath.Match pattern relative to testdata), golden files aside, as
+// paths relative to testdata. Tests range over it so that a fixture added
+// to testdata cannot go untested.
+func Fixtures(t testing.TB, pattern string) []string {
+	t.Helper()
+	all, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range all {
+		if !strings.HasSuffix(p, ".golden.json") {
+			rel, _ := filepath.Rel("testdata", p)
+			names = append(names, filepath.ToSlash(rel))
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("no fixtures in testdata match %s", pattern)
+	}
+	return names
 }

@@ -45,20 +45,7 @@ func readFixture(t testing.TB, name string) []byte {
 // there cannot go untested.
 func fixtures(t testing.TB) []string {
 	t.Helper()
-	all, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range all {
-		if !strings.HasSuffix(f, ".golden.json") {
-			names = append(names, filepath.Base(f))
-		}
-	}
-	if len(names) == 0 {
-		t.Fatal("no fixtures in testdata")
-	}
-	return names
+	return eventtest.Fixtures(t, "*.json")
 }
 
 // eventName is the X-GitHub-Event a fixture was delivered with: its file

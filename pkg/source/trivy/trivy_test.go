@@ -43,18 +43,7 @@ func readFixture(t testing.TB, name string) []byte {
 // "trivy/<file>" and "trivy-operator/<file>".
 func fixtures(t testing.TB) []string {
 	t.Helper()
-	var names []string
-	for _, dir := range []string{"trivy", "trivy-operator"} {
-		m, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range m {
-			if !strings.HasSuffix(p, ".golden.json") {
-				names = append(names, dir+"/"+filepath.Base(p))
-			}
-		}
-	}
+	names := append(eventtest.Fixtures(t, "trivy/*.json"), eventtest.Fixtures(t, "trivy-operator/*.json")...)
 	if len(names) < 10 {
 		t.Fatalf("found %d fixtures in testdata, want the 10 that testdata/README.md lists", len(names))
 	}
