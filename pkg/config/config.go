@@ -21,6 +21,8 @@ type Config struct {
 	Slack           Slack           `yaml:"slack"`
 	Linear          Linear          `yaml:"linear"`
 	N8N             N8N             `yaml:"n8n"`
+	Routing         []Route         `yaml:"routing"`
+	Checks          Checks          `yaml:"checks"`
 	Vulnerabilities Vulnerabilities `yaml:"vulnerabilities"`
 	Vault           Vault           `yaml:"vault"`
 	Log             Log             `yaml:"log"`
@@ -138,6 +140,35 @@ type N8NRoute struct {
 	Auth string `yaml:"auth"`
 	// Header is the header name for header auth.
 	Header string `yaml:"header"`
+	// ContentType is the media type of the POST: application/cloudevents+json
+	// (the default, CloudEvents structured mode) or application/json (the
+	// same body, for receivers that parse only that, such as n8n 1.x's
+	// Webhook node).
+	ContentType string `yaml:"content_type"`
+}
+
+// Route sends the events it matches to a Slack channel or a Linear team
+// other than the flow's default. Rules are tried in order; for each sink
+// the first matching rule that names a target for it wins, and an event no
+// rule matches goes to the default (slack.channels.*, linear.team or the
+// inventory tool's team).
+type Route struct {
+	// Subject is an event kind or a pattern over kinds ("check.*", ">").
+	Subject string `yaml:"subject"`
+	// Filter holds event fields that must all match (see package match).
+	Filter map[string]string `yaml:"filter"`
+	// SlackChannel is the channel (ID or #name) for the matched events.
+	SlackChannel string `yaml:"slack_channel"`
+	// LinearTeam is the key of the team whose tickets the events open.
+	LinearTeam string `yaml:"linear_team"`
+}
+
+// Checks tunes the incident flow.
+type Checks struct {
+	// TicketAfter opens a Linear incident ticket for a check down longer
+	// than this; recovery comments the outage's duration and closes it.
+	// Zero (the default) opens none.
+	TicketAfter time.Duration `yaml:"ticket_after"`
 }
 
 // Vulnerabilities filters vulnerability findings.

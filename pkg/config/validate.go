@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/match"
 )
 
 // Severities are the values of vulnerabilities.min_severity, lowest first
@@ -147,13 +148,12 @@ func (c Config) validate() Errors {
 				ck.add(p+".subject", "%s", reason)
 			}
 		}
-		for k := range r.Filter {
-			if strings.TrimSpace(k) == "" {
-				ck.add(p+".filter", "a field name is empty")
-			}
-		}
+		ck.filter(p, r.Filter)
 		if ck.required(p+".url", r.URL) {
 			ck.url(p+".url", r.URL, "use auth: basic and the N8N_AUTH secret", "http", "https")
+		}
+		if r.ContentType != "" {
+			ck.oneOf(p+".content_type", r.ContentType, "application/cloudevents+json", "application/json")
 		}
 		switch r.Auth {
 		case "", "none", "basic":
@@ -167,6 +167,25 @@ func (c Config) validate() Errors {
 		default:
 			ck.add(p+".auth", "%s is not one of none, header, basic", quote(r.Auth))
 		}
+	}
+
+	// routing
+	for i, r := range c.Routing {
+		p := fmt.Sprintf("routing[%d]", i)
+		if ck.required(p+".subject", r.Subject) {
+			if reason := subjectPattern(r.Subject); reason != "" {
+				ck.add(p+".subject", "%s", reason)
+			}
+		}
+		ck.filter(p, r.Filter)
+		if r.SlackChannel == "" && r.LinearTeam == "" {
+			ck.add(p, "names no target: set slack_channel, linear_team or both")
+		}
+	}
+
+	// checks
+	if c.Checks.TicketAfter < 0 {
+		ck.add("checks.ticket_after", "must not be negative (0 opens no incident tickets)")
 	}
 
 	// vulnerabilities
@@ -204,6 +223,21 @@ func (c Config) validate() Errors {
 	ck.oneOf("log.format", c.Log.Format, "json", "text")
 
 	return ck.errs
+}
+
+// filter checks the field filters of the rule at path p.
+func (ck *checker) filter(p string, f map[string]string) {
+	named := make(map[string]string, len(f))
+	for k, v := range f {
+		if strings.TrimSpace(k) == "" {
+			ck.add(p+".filter", "a field name is empty")
+			continue
+		}
+		named[k] = v
+	}
+	for _, err := range (match.Rule{Filter: named}).Validate() {
+		ck.add(p+"."+strings.SplitN(err.Error(), ":", 2)[0], "%s", strings.TrimSpace(strings.SplitN(err.Error(), ":", 2)[1]))
+	}
 }
 
 // hostPort says why s is not a listen address ("host:port", host optional).

@@ -96,7 +96,7 @@ func TestRoutesFromErrors(t *testing.T) {
 		want  []string
 	}{
 		{"unknown filter", config.N8NRoute{Subject: ">", URL: "http://n/w", Filter: map[string]string{"colour": "red"}},
-			[]string{"n8n.routes[0].filter.colour: unknown filter"}},
+			[]string{"n8n.routes[0].filter.colour: unknown field"}},
 		{"bad severity", config.N8NRoute{Subject: ">", URL: "http://n/w", Filter: map[string]string{"severity": "SEVERE"}},
 			[]string{"n8n.routes[0].filter.severity: \"SEVERE\" is not"}},
 		{"bad glob", config.N8NRoute{Subject: ">", URL: "http://n/w", Filter: map[string]string{"artifact": "ghcr.io/[stoa"}},
