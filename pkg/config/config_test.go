@@ -191,6 +191,14 @@ n8n.routes[3].subject: "*.*.*" matches no event kind (release.published, vulnera
 n8n.routes[3].filter: a field name is empty
 n8n.routes[3].header: "Bad Header" is not an HTTP header name
 n8n.routes[4].url: required`},
+		{"routing.yaml", `routing[0].filter.artifact: bad pattern "ghcr.io/stoa/[*": syntax error in pattern
+routing[0].filter.colour: unknown field (known: artifact, check, repo, repository, severity, status, tag, tags)
+routing[1].filter.status: "sideways" is not down or up
+routing[1]: names no target: set slack_channel, linear_team or both
+routing[2].subject: required
+routing[2].filter.severity: "urgent" is not UNKNOWN, LOW, MEDIUM, HIGH or CRITICAL
+routing[3].subject: "check.>.up" is not a subject pattern: dot-separated tokens, "*" for one token, ">" last for the rest
+checks.ticket_after: must not be negative (0 opens no incident tickets)`},
 		{"invalid_values.yaml", `listen: "8080" is not a host:port address (like ":8080")
 nats.url: "http://nats:4222": the scheme must be nats, tls, ws or wss
 nats.url: "nats://" is not an absolute URL
