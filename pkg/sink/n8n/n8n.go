@@ -215,7 +215,7 @@ func (s *Sink) dryRun(ctx context.Context, ev *event.Event, r Route, body []byte
 		slog.String("url", redactURL(r.URL)),
 		slog.String("auth", r.Auth),
 		slog.String("reason", secrets.N8NAuth+" not set"),
-		slog.String("content_type", ContentType),
+		slog.String("content_type", r.contentType()),
 		slog.String("body", string(body)),
 	}
 	if r.Auth == AuthHeader {
@@ -246,7 +246,7 @@ func (s *Sink) post(ctx context.Context, ev *event.Event, r Route, cred secrets.
 	if err != nil {
 		return 0, sink.Permanent(fmt.Errorf("n8n: POST %s: %s", target, scrub(err.Error())))
 	}
-	req.Header.Set("Content-Type", ContentType)
+	req.Header.Set("Content-Type", r.contentType())
 	req.Header.Set("User-Agent", "stoa-bridge-n8n-trigger")
 	if tp := ev.GetTraceparent(); tp != "" {
 		req.Header.Set("traceparent", tp)

@@ -91,6 +91,48 @@ func TestDeliverHeaderAuth(t *testing.T) {
 	}
 }
 
+// TestDeliverContentType: a route's content type sets only the header; the
+// body is the same structured CloudEvent, byte for byte.
+func TestDeliverContentType(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		want        string
+	}{
+		{"default", "", n8n.ContentType},
+		{"cloudevents", n8n.ContentType, n8n.ContentType},
+		{"json for n8n 1.x", n8n.ContentTypeJSON, "application/json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := n8ntest.New(t)
+			fake.AddWorkflow("incident", headerName, credential)
+			s := n8n.New(n8n.Options{
+				Routes: []n8n.Route{{Subject: "check.*", URL: fake.WebhookURL("incident"), Auth: n8n.AuthHeader, Header: headerName, ContentType: tt.contentType}},
+				Auth:   authFunc(credential),
+			})
+			ev := down("prod")
+			if _, err := s.Deliver(context.Background(), sink.Delivery{Event: ev, Attempt: 1}); err != nil {
+				t.Fatalf("Deliver = %v", err)
+			}
+			calls := fake.Started("incident")
+			if len(calls) != 1 {
+				t.Fatalf("workflow started %d times, want 1", len(calls))
+			}
+			if got := calls[0].Header.Get("Content-Type"); got != tt.want {
+				t.Errorf("Content-Type = %q, want %q", got, tt.want)
+			}
+			want, err := n8n.Render(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(calls[0].Body, want) {
+				t.Errorf("body = %s, want %s", calls[0].Body, want)
+			}
+		})
+	}
+}
+
 func TestDeliverBasicAuth(t *testing.T) {
 	fake := n8ntest.New(t)
 	fake.AddBasicWorkflow("basic", "bridge", "pa:ss")

@@ -14,8 +14,14 @@ import (
 )
 
 // ContentType is the Content-Type of a CloudEvents 1.0 structured-mode
-// request, which the sink sends.
+// request, which the sink sends by default.
 const ContentType = "application/cloudevents+json"
+
+// ContentTypeJSON is the Content-Type a route may use instead, with the
+// same structured body: n8n 1.x's Webhook node parses only application/json
+// (among JSON types) and hands any other type to the workflow as a binary
+// file, with $json.body empty.
+const ContentTypeJSON = "application/json"
 
 // cloudEvent is the structured CloudEvents 1.0 JSON form of an event.
 // idempotencykey and traceparent are extension attributes (CloudEvents

@@ -33,6 +33,10 @@ type Route struct {
 	Auth string
 	// Header names the header for AuthHeader.
 	Header string
+	// ContentType is the POST's Content-Type: ContentType (also "") or
+	// ContentTypeJSON. The body is the same structured CloudEvent either
+	// way; n8n 1.x's Webhook node parses only the latter into $json.body.
+	ContentType string
 }
 
 // RoutesFrom checks the configured routes and converts them. It reports
@@ -45,7 +49,7 @@ func RoutesFrom(cfg []config.N8NRoute) ([]Route, error) {
 		errs   []error
 	)
 	for i, c := range cfg {
-		r := Route{Subject: c.Subject, Filter: c.Filter, URL: c.URL, Auth: c.Auth, Header: c.Header}
+		r := Route{Subject: c.Subject, Filter: c.Filter, URL: c.URL, Auth: c.Auth, Header: c.Header, ContentType: c.ContentType}
 		for _, err := range r.validate() {
 			errs = append(errs, fmt.Errorf("n8n.routes[%d].%w", i, err))
 		}
@@ -83,12 +87,26 @@ func (r Route) validate() []error {
 	default:
 		errs = append(errs, fmt.Errorf("auth: %q is not none, header or basic", r.Auth))
 	}
+	switch r.ContentType {
+	case "", ContentType, ContentTypeJSON:
+	default:
+		errs = append(errs, fmt.Errorf("content_type: %q is not %s or %s", r.ContentType, ContentType, ContentTypeJSON))
+	}
 	return errs
+}
+
+// contentType is the Content-Type the route POSTs with.
+func (r Route) contentType() string {
+	if r.ContentType == "" {
+		return ContentType
+	}
+	return r.ContentType
 }
 
 // ID is a short stable name for the route, from its subject, filter and
 // URL: a ledger field name and, if one consumer runs per route, a
-// consumer-name suffix. It reveals nothing of the URL.
+// consumer-name suffix. It reveals nothing of the URL. The content type is
+// left out on purpose: switching it must not rename the durable consumer.
 func (r Route) ID() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", r.Subject, r.URL)
