@@ -102,9 +102,18 @@ func (r *runner) handle(ctx context.Context, w *worker, j job) {
 		// A replayed event may have had an effect before it was given up.
 		Uncertain: attempt > 1 || cl.TookOver || msg.Headers().Get(HeaderReplayOf) != "",
 	}
+	if r.c.Silences != nil {
+		if s, ok := r.c.Silences.Silenced(ev, time.Now()); ok {
+			d.Silenced = &sink.Silence{ID: s.ID, Reason: s.Reason}
+		}
+	}
 	res, err := r.deliver(ctx, log, d)
 	switch {
 	case err == nil:
+		if d.Silenced != nil {
+			log.Info("event silenced", "consumer", r.c.Name, "silence_id", d.Silenced.ID,
+				"reason", d.Silenced.Reason, "outcome", res.Outcome)
+		}
 		r.succeed(ctx, log, w, msg, key, cl, res)
 	case sink.IsPermanent(err):
 		r.count(OutcomePermanent)
@@ -148,6 +157,14 @@ func (r *runner) deliver(ctx context.Context, log *slog.Logger, d sink.Delivery)
 			res, err = sink.Result{}, sink.Permanent(fmt.Errorf("panic: %v", p))
 		}
 	}()
+	if d.Silenced != nil {
+		k, ok := r.c.Sink.(sink.SilenceKeeper)
+		if !ok {
+			// No state to keep: the silence is the whole verdict.
+			return sink.Result{Outcome: sink.OutcomeSilenced}, nil
+		}
+		return k.DeliverSilenced(ctx, d)
+	}
 	return r.c.Sink.Deliver(ctx, d)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/ledger"
 	"github.com/stoa-platform/bridge/pkg/metrics"
+	"github.com/stoa-platform/bridge/pkg/silence"
 	"github.com/stoa-platform/bridge/pkg/sink"
 )
 
@@ -93,6 +94,16 @@ type Consumer struct {
 	Logger          *slog.Logger
 	// Metrics; a private set when nil.
 	Metrics *metrics.Metrics
+	// Silences, when set, says which events an operator silenced: the
+	// sink gets them with Delivery.Silenced set through
+	// sink.SilenceKeeper, or not at all (outcome "silenced").
+	Silences Silencer
+}
+
+// Silencer finds the silence in force that matches an event;
+// *silence.Matcher is one.
+type Silencer interface {
+	Silenced(ev *event.Event, now time.Time) (silence.Silence, bool)
 }
 
 func (c *Consumer) setDefaults() error {

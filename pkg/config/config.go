@@ -150,8 +150,9 @@ type N8NRoute struct {
 // Route sends the events it matches to a Slack channel or a Linear team
 // other than the flow's default. Rules are tried in order; for each sink
 // the first matching rule that names a target for it wins, and an event no
-// rule matches goes to the default (slack.channels.*, linear.team or the
-// inventory tool's team).
+// rule matches goes to the default (slack.channels.*, linear.team). An
+// inventory tool's own linear.team is more specific and beats the rules
+// for its upgrade tickets.
 type Route struct {
 	// Subject is an event kind or a pattern over kinds ("check.*", ">").
 	Subject string `yaml:"subject"`

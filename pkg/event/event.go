@@ -106,6 +106,10 @@ func WatcherBucket(prefix string) string { return streamName(prefix) + "_WATCHER
 // BRIDGE_VULN for the default prefix.
 func VulnBucket(prefix string) string { return streamName(prefix) + "_VULN" }
 
+// SilenceBucket names the bucket of operators' silences: BRIDGE_SILENCES
+// for the default prefix.
+func SilenceBucket(prefix string) string { return streamName(prefix) + "_SILENCES" }
+
 func streamName(prefix string) string {
 	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(prefix))
 }

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/stoa-platform/bridge/pkg/imageref"
 )
 
 // DefaultTagPattern is the tag pattern of a tool that names none: most
@@ -44,6 +46,11 @@ type Tool struct {
 	// Prereleases says whether pre-releases (a GitHub pre-release, or a
 	// version with a "-rc.1"-style suffix) count as upgrades.
 	Prereleases bool `yaml:"prereleases"`
+	// Images are the tool's container image repositories, without tag or
+	// digest ("quay.io/argoproj/argocd", "docker.io/grafana/grafana"): the
+	// remediation tickets of those images are linked to the tool's upgrade
+	// ticket. Docker Hub names may be short ("nginx") or full.
+	Images []string `yaml:"images"`
 	// Linear overrides where this tool's upgrade tickets go.
 	Linear struct {
 		// Team is a Linear team key; empty uses config linear.team.
@@ -103,4 +110,23 @@ func (inv *Inventory) Lookup(owner, repo string) (*Tool, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ToolOfImage finds the tool that lists the image repository; a tag or
+// digest on it is ignored, and Docker Hub names match however they are
+// spelled ("nginx" = "docker.io/library/nginx" =
+// "index.docker.io/library/nginx", see imageref.Parse).
+func (inv *Inventory) ToolOfImage(repository string) (Tool, bool) {
+	want := imageref.Repository(repository)
+	if inv == nil || want == "" {
+		return Tool{}, false
+	}
+	for _, t := range inv.Tools {
+		for _, img := range t.Images {
+			if imageref.Repository(img) == want {
+				return t, true
+			}
+		}
+	}
+	return Tool{}, false
 }

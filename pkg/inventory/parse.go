@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stoa-platform/bridge/pkg/imageref"
 )
 
 // Problem is one thing wrong with an inventory.
@@ -50,7 +52,7 @@ func Parse(data []byte) (*Inventory, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Errors{{Reason: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	p := &parser{repos: map[string]int{}}
+	p := &parser{repos: map[string]int{}, images: map[string]string{}}
 	inv := &Inventory{}
 	if len(doc.Content) == 0 {
 		p.add("tools", "required")
@@ -67,6 +69,9 @@ type parser struct {
 	problems Errors
 	// repos maps a lower-cased owner/repo to its tool's index.
 	repos map[string]int
+	// images maps a normalised image repository (imageref.Repository) to the
+	// path of its first entry.
+	images map[string]string
 }
 
 func (p *parser) add(path, format string, args ...any) {
@@ -157,7 +162,7 @@ func (p *parser) inventory(n *yaml.Node, inv *Inventory) {
 
 func (p *parser) tool(path string, n *yaml.Node, t *Tool) bool {
 	var labelsSet bool
-	ok := p.fields(path, n, []string{"name", "repo", "deployed", "tag_pattern", "prereleases", "linear"}, func(key, kp string, v *yaml.Node) {
+	ok := p.fields(path, n, []string{"name", "repo", "deployed", "tag_pattern", "prereleases", "images", "linear"}, func(key, kp string, v *yaml.Node) {
 		switch key {
 		case "name":
 			t.Name = p.str(kp, v)
@@ -174,6 +179,8 @@ func (p *parser) tool(path string, n *yaml.Node, t *Tool) bool {
 			if v.Kind != yaml.ScalarNode || v.Decode(&t.Prereleases) != nil {
 				p.add(kp, "want true or false")
 			}
+		case "images":
+			t.Images = p.imageList(kp, v)
 		case "linear":
 			if isNull(v) {
 				return
@@ -217,6 +224,54 @@ func (p *parser) labels(path string, n *yaml.Node) []string {
 		labels = append(labels, l)
 	}
 	return labels
+}
+
+// imageName is an image repository as Docker spells one: an optional
+// registry host (with a dot or a port, or localhost) and lower-case path
+// components separated by ".", "_", "__" or dashes.
+var imageName = regexp.MustCompile(`^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+
+// imageList reads a tool's images: repositories without tag or digest,
+// none listed twice in the whole inventory (compared as imageref.Repository
+// spells them, so "nginx" and "docker.io/library/nginx" are the same).
+func (p *parser) imageList(path string, n *yaml.Node) []string {
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.add(path, "want a list of image repositories")
+		return nil
+	}
+	images := make([]string, 0, len(n.Content))
+	for i, in := range n.Content {
+		ip := fmt.Sprintf("%s[%d]", path, i)
+		in = resolve(in)
+		img := strings.TrimSpace(p.str(ip, in))
+		switch {
+		case in.Kind != yaml.ScalarNode:
+			continue // p.str said so.
+		case img == "":
+			p.add(ip, "empty image")
+			continue
+		case strings.Contains(img, "@"):
+			p.add(ip, "want an image repository without digest, got %q", img)
+			continue
+		case strings.LastIndexByte(img, ':') > strings.LastIndexByte(img, '/'):
+			p.add(ip, "want an image repository without tag, got %q", img)
+			continue
+		case !imageName.MatchString(img):
+			p.add(ip, "want an image repository like quay.io/org/name, got %q", img)
+			continue
+		}
+		key := imageref.Repository(img) // imageName matched: never empty.
+		if first, dup := p.images[key]; dup {
+			p.add(ip, "%s is also %s", img, first)
+			continue
+		}
+		p.images[key] = ip
+		images = append(images, img)
+	}
+	return images
 }
 
 // repoName is GitHub's owner/repo: an owner of letters, digits and inner

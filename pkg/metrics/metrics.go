@@ -25,6 +25,8 @@ type Metrics struct {
 	Redeliveries   *prometheus.CounterVec   // sink
 	DeadLetters    *prometheus.CounterVec   // sink, reason_class
 	Pending        *prometheus.GaugeVec     // sink
+	// SilencesActive is the number of silences in force.
+	SilencesActive prometheus.Gauge
 }
 
 // New returns the metric set, registered on reg together with the Go and
@@ -58,7 +60,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridge_actions_total",
-			Help: "Side effects attempted by sinks, by sink and outcome (posted, updated, skipped, dry_run, duplicate, transient, permanent, waiting).",
+			Help: "Side effects attempted by sinks, by sink and outcome (posted, updated, skipped, dry_run, duplicate, transient, permanent, waiting, silenced).",
 		}, []string{"sink", "outcome"}),
 		ActionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bridge_action_duration_seconds",
@@ -77,10 +79,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "bridge_consumer_pending",
 			Help: "Messages not yet delivered to the consumer, by sink.",
 		}, []string{"sink"}),
+		SilencesActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bridge_silences_active",
+			Help: "Silences in force: events they match make no effect.",
+		}),
 	}
 	reg.MustRegister(
 		m.Received, m.Published, m.Ignored, m.Rejected, m.IngestDuration, m.InFlight,
-		m.Actions, m.ActionDuration, m.Redeliveries, m.DeadLetters, m.Pending,
+		m.Actions, m.ActionDuration, m.Redeliveries, m.DeadLetters, m.Pending, m.SilencesActive,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -29,7 +29,9 @@ import (
 	"github.com/stoa-platform/bridge/pkg/ledger"
 	"github.com/stoa-platform/bridge/pkg/metrics"
 	"github.com/stoa-platform/bridge/pkg/ops"
+	"github.com/stoa-platform/bridge/pkg/routing"
 	"github.com/stoa-platform/bridge/pkg/secrets"
+	"github.com/stoa-platform/bridge/pkg/silence"
 	"github.com/stoa-platform/bridge/pkg/sink"
 	"github.com/stoa-platform/bridge/pkg/sink/linear"
 	"github.com/stoa-platform/bridge/pkg/sink/n8n"
@@ -163,6 +165,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		return err
 	}
 	var l *ledger.Ledger
+	var silences bus.Silencer
 	if slices.Contains(o.Parts, SlackNotifier) || slices.Contains(o.Parts, LinearTicketer) || slices.Contains(o.Parts, N8NTrigger) {
 		l, err = ledger.Open(ctx, b.JetStream(), ledger.Options{
 			Bucket:   event.LedgerBucket(b.Prefix()),
@@ -171,6 +174,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		if err != nil {
 			return err
 		}
+		// One watch for every sink: bridgectl silence add/expire reach the
+		// consumers within a moment, and no event reads the bucket.
+		st, err := silence.Open(ctx, b.JetStream(), event.SilenceBucket(b.Prefix()), cfg.NATS.Replicas)
+		if err != nil {
+			return err
+		}
+		matcher, err := st.Watch(runCtx, log.With("component", "silences"), m.SilencesActive)
+		if err != nil {
+			return err
+		}
+		silences = matcher
 	}
 
 	if slices.Contains(o.Parts, ReleaseWatcher) {
@@ -226,14 +240,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		s := linear.New(linear.Options{
 			Policy:         policy,
 			CloseWhenFixed: cfg.Linear.CloseWhenFixed,
+			TicketAfter:    cfg.Checks.TicketAfter,
 			APIURL:         cfg.Linear.APIURL,
 			APIKey:         apiKey,
 			Team:           cfg.Linear.Team,
+			Routing:        routing.New(cfg.Routing),
 			Inventory:      inv,
 			Lookup:         l,
 			Logger:         log.With("sink", string(LinearTicketer)),
 		})
-		consumer := consumerFor(cfg.Consumer, string(LinearTicketer), []string{event.KindReleasePublished, event.KindVulnerabilityFound}, s, l, log, m)
+		linearKinds := []string{event.KindReleasePublished, event.KindVulnerabilityFound}
+		if cfg.Checks.TicketAfter > 0 {
+			// Outage tickets (checks.ticket_after).
+			linearKinds = append(linearKinds, event.KindCheckDown, event.KindCheckUp)
+		}
+		consumer := consumerFor(cfg.Consumer, string(LinearTicketer), linearKinds, s, l, log, m, silences)
 		wg.Go(func() {
 			if err := b.Run(runCtx, consumer); err != nil {
 				cancel(fmt.Errorf("%s: %w", LinearTicketer, err))
@@ -242,7 +263,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	}
 
 	if slices.Contains(o.Parts, N8NTrigger) {
-		if err := runN8N(runCtx, cfg, b, l, prov, log, m, &wg, cancel); err != nil {
+		if err := runN8N(runCtx, cfg, b, l, silences, prov, log, m, &wg, cancel); err != nil {
 			return err
 		}
 	}
@@ -270,6 +291,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			APIURL:    cfg.Slack.APIURL,
 			TokenFunc: slackToken,
 			Channels:  cfg.Slack.Channels,
+			Routing:   routing.New(cfg.Routing),
 			Lookup:    l,
 			Timeout:   cfg.Slack.Timeout,
 			Logger:    log.With("sink", string(SlackNotifier)),
@@ -280,7 +302,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		if cfg.Slack.ReleaseNotes {
 			kinds = append(kinds, event.KindReleasePublished)
 		}
-		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), kinds, s, l, log, m)
+		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), kinds, s, l, log, m, silences)
 		wg.Go(func() {
 			if err := b.Run(runCtx, consumer); err != nil {
 				cancel(fmt.Errorf("%s: %w", SlackNotifier, err))
@@ -322,8 +344,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	return nil
 }
 
-func consumerFor(c config.Consumer, name string, kinds []string, s sink.Sink, l *ledger.Ledger, log *slog.Logger, m *metrics.Metrics) bus.Consumer {
+func consumerFor(c config.Consumer, name string, kinds []string, s sink.Sink, l *ledger.Ledger, log *slog.Logger, m *metrics.Metrics, sil bus.Silencer) bus.Consumer {
 	return bus.Consumer{
+		Silences:        sil,
 		Name:            name,
 		Kinds:           kinds,
 		Sink:            s,
@@ -354,7 +377,7 @@ func (p publisher) Publish(ctx context.Context, ev *event.Event) (bool, error) {
 // runN8N starts one consumer per n8n route, named after the route, so that
 // each route's call is its own effect in the ledger: a redelivery, or a
 // failure of another route, never calls a route twice.
-func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger, prov secrets.Provider, log *slog.Logger, m *metrics.Metrics, wg *sync.WaitGroup, cancel context.CancelCauseFunc) error {
+func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger, sil bus.Silencer, prov secrets.Provider, log *slog.Logger, m *metrics.Metrics, wg *sync.WaitGroup, cancel context.CancelCauseFunc) error {
 	routes, err := n8n.RoutesFrom(cfg.N8N.Routes)
 	if err != nil {
 		return err
@@ -371,7 +394,7 @@ func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger
 			Auth:   auth,
 			Logger: log.With("sink", name),
 		})
-		consumer := consumerFor(cfg.Consumer, name, nil, s, l, log, m)
+		consumer := consumerFor(cfg.Consumer, name, nil, s, l, log, m, sil)
 		log.Info("n8n route", "consumer", name, "subject", r.Subject, "filter", r.Filter, "auth", r.Auth)
 		wg.Go(func() {
 			if err := b.Run(ctx, consumer); err != nil {

@@ -33,6 +33,26 @@ type Delivery struct {
 	// creates (Slack message metadata, Linear's client-chosen issue id)
 	// must do so when Uncertain is set.
 	Uncertain bool
+	// Silenced is set when an operator's silence matches the event: the
+	// sink must make no visible effect (see SilenceKeeper).
+	Silenced *Silence
+}
+
+// Silence is what a sink is told of the silence matching an event.
+type Silence struct {
+	ID     string
+	Reason string
+}
+
+// SilenceKeeper is a Sink that keeps state of its own which later events
+// depend on (an alert a later "up" resolves, the findings a later report
+// is diffed against). For a silenced event the runner calls
+// DeliverSilenced instead of Deliver: it updates that state and makes no
+// visible effect, so that the first event after the silence is right. A
+// sink without such state is not called at all for a silenced event; the
+// runner records OutcomeSilenced for it.
+type SilenceKeeper interface {
+	DeliverSilenced(ctx context.Context, d Delivery) (Result, error)
 }
 
 // Result is what a successful delivery made. It is stored in the effect
@@ -112,6 +132,9 @@ const (
 	OutcomeDryRun = "dry_run"
 	// OutcomeSkipped: nothing needed doing (an alert already open).
 	OutcomeSkipped = "skipped"
+	// OutcomeSilenced: an operator's silence matched the event; no visible
+	// effect was made.
+	OutcomeSilenced = "silenced"
 )
 
 // Func adapts a function to Sink; tests use it for small doubles.

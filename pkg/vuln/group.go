@@ -1,8 +1,10 @@
 package vuln
 
 import (
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
 )
@@ -51,32 +53,67 @@ func Workload(a *bridgev1.Artifact) string {
 	return a.Namespace + "/" + a.Workload
 }
 
-// AddWorkload adds the workload of a to s.Workloads, kept sorted and
-// unique, and reports whether that changed them.
-func (s *State) AddWorkload(a *bridgev1.Artifact) bool {
+// WorkloadTTL is how long a workload stays listed without a report naming
+// it. Trivy Operator rescans every workload each report TTL (24h by
+// default) and its deletions cannot be trusted (pkg/source/trivy ignores
+// them), so a workload not reported for three scan periods is taken to be
+// gone.
+const WorkloadTTL = 72 * time.Hour
+
+// AddWorkload records that the workload of a ran the image at at (the
+// report's scan time), and reports whether that changed s.Workloads: the
+// workload is new, or seen later than before. A report without a workload
+// (a CI scan) changes nothing.
+func (s *State) AddWorkload(a *bridgev1.Artifact, at time.Time) bool {
 	w := Workload(a)
 	if w == "" {
 		return false
 	}
-	i, found := slices.BinarySearch(s.Workloads, w)
-	if found {
+	if seen, ok := s.Workloads[w]; ok && !at.After(seen) {
 		return false
 	}
-	s.Workloads = slices.Insert(s.Workloads, i, w)
+	if s.Workloads == nil {
+		s.Workloads = map[string]time.Time{}
+	}
+	s.Workloads[w] = at.UTC()
 	return true
 }
 
-// RemoveWorkload removes the workload of a from s.Workloads, when the
-// operator deletes its report, and reports whether that changed them.
+// RemoveWorkload removes the workload of a from s.Workloads, and reports
+// whether that changed them.
 func (s *State) RemoveWorkload(a *bridgev1.Artifact) bool {
-	w := Workload(a)
-	if w == "" {
+	return s.removeWorkload(Workload(a))
+}
+
+func (s *State) removeWorkload(w string) bool {
+	if _, ok := s.Workloads[w]; !ok {
 		return false
 	}
-	i, found := slices.BinarySearch(s.Workloads, w)
-	if !found {
-		return false
-	}
-	s.Workloads = slices.Delete(s.Workloads, i, i+1)
+	delete(s.Workloads, w)
 	return true
+}
+
+// ExpireWorkloads drops the workloads no report named for longer than
+// WorkloadTTL before now, and returns them, sorted. Call it with the time
+// of the report being written, before writing the state.
+func (s *State) ExpireWorkloads(now time.Time) []string {
+	var gone []string
+	for w, seen := range s.Workloads {
+		if now.Sub(seen) > WorkloadTTL {
+			gone = append(gone, w)
+		}
+	}
+	for _, w := range gone {
+		delete(s.Workloads, w)
+	}
+	slices.Sort(gone)
+	return gone
+}
+
+// WorkloadNames returns the workloads running the image, sorted, or nil.
+func (s State) WorkloadNames() []string {
+	if len(s.Workloads) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(s.Workloads))
 }

@@ -2,6 +2,7 @@ package vuln_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,26 +66,31 @@ func TestWorkloads(t *testing.T) {
 	art := func(ns, w string) *bridgev1.Artifact {
 		return &bridgev1.Artifact{Kind: "container_image", Name: "ghcr.io/stoa/api:1.4", Digest: "sha256:aaa", Namespace: ns, Workload: w}
 	}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var s vuln.State
 	steps := []struct {
 		name    string
 		remove  bool
 		a       *bridgev1.Artifact
+		at      time.Time
 		changed bool
 		want    []string
 	}{
-		{name: "first", a: art("prod", "ReplicaSet/api-7d9f"), changed: true, want: []string{"prod/ReplicaSet/api-7d9f"}},
-		{name: "second sorts first", a: art("jobs", "CronJob/sync"), changed: true,
+		{name: "first", a: art("prod", "ReplicaSet/api-7d9f"), at: t0, changed: true, want: []string{"prod/ReplicaSet/api-7d9f"}},
+		{name: "second sorts first", a: art("jobs", "CronJob/sync"), at: t0, changed: true,
 			want: []string{"jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
-		{name: "again", a: art("prod", "ReplicaSet/api-7d9f"), want: []string{"jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
-		{name: "third", a: art("default", "Pod/debug"), changed: true,
+		{name: "again at the same time", a: art("prod", "ReplicaSet/api-7d9f"), at: t0, want: []string{"jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
+		{name: "an older scan", a: art("prod", "ReplicaSet/api-7d9f"), at: t0.Add(-time.Hour), want: []string{"jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
+		{name: "seen later", a: art("prod", "ReplicaSet/api-7d9f"), at: t0.Add(time.Hour), changed: true,
+			want: []string{"jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
+		{name: "third", a: art("default", "Pod/debug"), at: t0, changed: true,
 			want: []string{"default/Pod/debug", "jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
-		{name: "a CI scan has none", a: &bridgev1.Artifact{Kind: "container_image", Name: "ghcr.io/stoa/api:1.4"},
+		{name: "a CI scan has none", a: &bridgev1.Artifact{Kind: "container_image", Name: "ghcr.io/stoa/api:1.4"}, at: t0,
 			want: []string{"default/Pod/debug", "jobs/CronJob/sync", "prod/ReplicaSet/api-7d9f"}},
 		{name: "remove", remove: true, a: art("jobs", "CronJob/sync"), changed: true,
 			want: []string{"default/Pod/debug", "prod/ReplicaSet/api-7d9f"}},
 		{name: "remove unknown", remove: true, a: art("jobs", "CronJob/other"), want: []string{"default/Pod/debug", "prod/ReplicaSet/api-7d9f"}},
-		{name: "cluster-scoped", a: art("", "Node/worker-1"), changed: true,
+		{name: "cluster-scoped", a: art("", "Node/worker-1"), at: t0, changed: true,
 			want: []string{"Node/worker-1", "default/Pod/debug", "prod/ReplicaSet/api-7d9f"}},
 	}
 	for _, st := range steps {
@@ -92,13 +98,40 @@ func TestWorkloads(t *testing.T) {
 		if st.remove {
 			changed = s.RemoveWorkload(st.a)
 		} else {
-			changed = s.AddWorkload(st.a)
+			changed = s.AddWorkload(st.a, st.at)
 		}
 		if changed != st.changed {
 			t.Errorf("%s: changed = %v, want %v", st.name, changed, st.changed)
 		}
-		if diff := cmp.Diff(st.want, s.Workloads); diff != "" {
+		if diff := cmp.Diff(st.want, s.WorkloadNames()); diff != "" {
 			t.Errorf("%s: Workloads (-want +got):\n%s", st.name, diff)
 		}
+	}
+	if got, want := s.Workloads["prod/ReplicaSet/api-7d9f"], t0.Add(time.Hour); !got.Equal(want) {
+		t.Errorf("last seen %v, want the latest scan %v", got, want)
+	}
+}
+
+func TestExpireWorkloads(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	s := vuln.State{Workloads: map[string]time.Time{
+		"prod/Deployment/api":    t0,
+		"prod/Deployment/worker": t0.Add(-vuln.WorkloadTTL), // Exactly the TTL ago: kept.
+		"prod/CronJob/old":       t0.Add(-vuln.WorkloadTTL - time.Second),
+		"jobs/CronJob/older":     t0.Add(-30 * 24 * time.Hour),
+	}}
+	gone := s.ExpireWorkloads(t0)
+	if diff := cmp.Diff([]string{"jobs/CronJob/older", "prod/CronJob/old"}, gone); diff != "" {
+		t.Errorf("expired (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"prod/Deployment/api", "prod/Deployment/worker"}, s.WorkloadNames()); diff != "" {
+		t.Errorf("kept (-want +got):\n%s", diff)
+	}
+	if gone := s.ExpireWorkloads(t0); gone != nil {
+		t.Errorf("second ExpireWorkloads = %v, want none", gone)
+	}
+	var empty vuln.State
+	if gone := empty.ExpireWorkloads(t0); gone != nil || empty.WorkloadNames() != nil {
+		t.Errorf("empty state: expired %v, names %v", gone, empty.WorkloadNames())
 	}
 }

@@ -40,7 +40,10 @@ func TestStoreRoundTrip(t *testing.T) {
 			finding("GMS-2022-20", "github.com/x/y", "go.mod", unknown, ""),
 		},
 		ReportedAt: reported,
-		Workloads:  []string{"prod/Deployment/api", "lbc/Pod/ubuntu", "prod/Deployment/api"},
+		Workloads: map[string]time.Time{
+			"prod/Deployment/api": reported.Add(-time.Hour),
+			"lbc/Pod/ubuntu":      reported,
+		},
 	}
 	if err := s.Put(ctx, key, in, 0); err != nil {
 		t.Fatalf("Put: %v", err)
@@ -56,8 +59,11 @@ func TestStoreRoundTrip(t *testing.T) {
 			{Id: "GMS-2022-20", Package: "github.com/x/y", InstalledVersion: "1.0", Severity: unknown, Target: "go.mod"},
 		},
 		ReportedAt: reported.UTC(),
-		Workloads:  []string{"lbc/Pod/ubuntu", "prod/Deployment/api"},
-		Revision:   got.Revision,
+		Workloads: map[string]time.Time{
+			"prod/Deployment/api": reported.Add(-time.Hour).UTC(),
+			"lbc/Pod/ubuntu":      reported.UTC(),
+		},
+		Revision: got.Revision,
 	}
 	if got.Revision == 0 {
 		t.Error("Get: Revision = 0, want the bucket's")

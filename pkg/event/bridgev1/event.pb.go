@@ -508,10 +508,14 @@ type Artifact struct {
 	// kind is "container_image", "repository" or "filesystem".
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// name is repository:tag for an image, or the repository/path.
-	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Digest        string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
-	Namespace     string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Workload      string `protobuf:"bytes,5,opt,name=workload,proto3" json:"workload,omitempty"`
+	Name      string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Digest    string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	Namespace string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Workload  string `protobuf:"bytes,5,opt,name=workload,proto3" json:"workload,omitempty"`
+	// container is the workload's container running the image (Trivy
+	// Operator's trivy-operator.container.name label): one pod may run
+	// several images, one per container.
+	Container     string `protobuf:"bytes,6,opt,name=container,proto3" json:"container,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -577,6 +581,13 @@ func (x *Artifact) GetNamespace() string {
 func (x *Artifact) GetWorkload() string {
 	if x != nil {
 		return x.Workload
+	}
+	return ""
+}
+
+func (x *Artifact) GetContainer() string {
+	if x != nil {
+		return x.Container
 	}
 	return ""
 }
@@ -956,13 +967,14 @@ const file_bridge_v1_event_proto_rawDesc = "" +
 	"\ascanner\x18\x05 \x01(\tR\ascanner\x1a9\n" +
 	"\vCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\x84\x01\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\xa2\x01\n" +
 	"\bArtifact\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
 	"\x06digest\x18\x03 \x01(\tR\x06digest\x12\x1c\n" +
 	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x1a\n" +
-	"\bworkload\x18\x05 \x01(\tR\bworkload\"\x85\x02\n" +
+	"\bworkload\x18\x05 \x01(\tR\bworkload\x12\x1c\n" +
+	"\tcontainer\x18\x06 \x01(\tR\tcontainer\"\x85\x02\n" +
 	"\aFinding\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apackage\x18\x02 \x01(\tR\apackage\x12+\n" +

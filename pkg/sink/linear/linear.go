@@ -48,6 +48,7 @@ import (
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
 	"github.com/stoa-platform/bridge/pkg/inventory"
+	"github.com/stoa-platform/bridge/pkg/routing"
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
 	"github.com/stoa-platform/bridge/pkg/vuln"
@@ -108,6 +109,9 @@ type Options struct {
 	// Team is the key of the team tickets go to (config linear.team),
 	// unless a tool names its own.
 	Team string
+	// Routing sends some events' tickets to another team than Team
+	// (config routing[].linear_team); nil keeps Team for all.
+	Routing *routing.Rules
 	// Inventory lists the tools whose releases make tickets.
 	Inventory *inventory.Inventory
 	// Lookup reads the effect ledger. Nil means nothing is ever recorded,
@@ -125,6 +129,9 @@ type Options struct {
 	// CloseWhenFixed moves a remediation ticket to its team's first
 	// completed state once every finding is fixed (linear.close_when_fixed).
 	CloseWhenFixed bool
+	// TicketAfter is how long a check must be down before it gets an
+	// incident ticket (checks.ticket_after); zero opens none.
+	TicketAfter time.Duration
 }
 
 // Sink implements sink.Sink for Linear. It is safe for concurrent use.
@@ -132,6 +139,7 @@ type Sink struct {
 	apiURL  string
 	apiKey  func(ctx context.Context) (secrets.Secret, error)
 	team    string
+	routing *routing.Rules
 	inv     *inventory.Inventory
 	lookup  sink.Lookup
 	log     *slog.Logger
@@ -141,6 +149,8 @@ type Sink struct {
 	policy  *vuln.Policy
 	// closeWhenFixed is Options.CloseWhenFixed.
 	closeWhenFixed bool
+	// ticketAfter is Options.TicketAfter.
+	ticketAfter time.Duration
 
 	mu sync.Mutex
 	// teams caches resolved teams by upper-cased key.
@@ -163,6 +173,7 @@ func New(o Options) *Sink {
 		apiURL:  o.APIURL,
 		apiKey:  o.APIKey,
 		team:    o.Team,
+		routing: o.Routing,
 		inv:     o.Inventory,
 		lookup:  o.Lookup,
 		log:     o.Logger,
@@ -173,6 +184,7 @@ func New(o Options) *Sink {
 
 		policy:         o.Policy,
 		closeWhenFixed: o.CloseWhenFixed,
+		ticketAfter:    o.TicketAfter,
 	}
 	if s.apiURL == "" {
 		s.apiURL = DefaultAPIURL
@@ -200,14 +212,19 @@ func New(o Options) *Sink {
 }
 
 // Deliver makes one attempt at the Linear effect of one event. Kinds other
-// than release.published and vulnerability.found are a permanent failure: they are dead-lettered,
-// not lost, until their flow is written.
+// than release.published, vulnerability.found, check.down and check.up
+// are a permanent failure: they are dead-lettered, not lost, until their
+// flow is written.
 func (s *Sink) Deliver(ctx context.Context, d sink.Delivery) (sink.Result, error) {
 	switch kind := event.Kind(d.Event); kind {
 	case event.KindReleasePublished:
 		return s.release(ctx, d)
 	case event.KindVulnerabilityFound:
 		return s.vulnerability(ctx, d)
+	case event.KindCheckDown:
+		return s.checkDown(ctx, d)
+	case event.KindCheckUp:
+		return s.checkUp(ctx, d)
 	case "":
 		return sink.Result{}, sink.Permanent(fmt.Errorf("linear: event %s has no payload", d.Event.GetId()))
 	default:
@@ -256,3 +273,8 @@ func releaseOf(ev *event.Event) (*bridgev1.ReleasePublished, error) {
 	}
 	return r, nil
 }
+
+// teamFor is the key of the team whose ticket ev opens: a routing rule's,
+// else linear.team. Every choice of team is made here (an inventory
+// tool's own team is chosen before, in release.go: it is more specific).
+func (s *Sink) teamFor(ev *event.Event) string { return s.routing.LinearTeam(ev, s.team) }

@@ -88,7 +88,7 @@ func (s *Sink) release(ctx context.Context, d sink.Delivery) (sink.Result, error
 	}
 	u := upgrade{d: d, rel: rel, up: up, teamKey: tool.Linear.Team, ticket: renderTicket(rel, up)}
 	if u.teamKey == "" {
-		u.teamKey = s.team
+		u.teamKey = s.teamFor(d.Event)
 	}
 	prev, found, err := s.recorded(ctx, rel)
 	if err != nil {
@@ -127,10 +127,12 @@ func (s *Sink) release(ctx context.Context, d sink.Delivery) (sink.Result, error
 					"tool": tool.Name, "to": up.To, "open_to": prev.to, "identifier": prev.identifier,
 				}), nil
 			}
-			return s.update(ctx, cl, u, iss, prev)
+			res, err := s.update(ctx, cl, u, iss, prev)
+			return s.linkedUpgrade(ctx, cl, u, tc, res, err) // links.go: best-effort
 		}
 	}
-	return s.create(ctx, cl, u, tc, labelIDs)
+	res, err := s.create(ctx, cl, u, tc, labelIDs)
+	return s.linkedUpgrade(ctx, cl, u, tc, res, err) // links.go: best-effort
 }
 
 // whyNot says why a release of tool is no upgrade.

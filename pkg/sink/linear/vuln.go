@@ -179,10 +179,11 @@ func (s *Sink) vulnerability(ctx context.Context, d sink.Delivery) (sink.Result,
 	if cl == nil {
 		return s.vulnDryRun(ctx, r, prev, found), nil
 	}
-	if s.team == "" {
-		return sink.Result{}, sink.Permanent(fmt.Errorf("linear: no team for the remediation ticket of %s: set linear.team", group))
+	team := s.teamFor(r.d.Event)
+	if team == "" {
+		return sink.Result{}, sink.Permanent(fmt.Errorf("linear: no team for the remediation ticket of %s: set linear.team or a routing rule", group))
 	}
-	tc, labelIDs, err := s.resolve(ctx, cl, s.team, []string{securityLabel})
+	tc, labelIDs, err := s.resolve(ctx, cl, team, []string{securityLabel})
 	if err != nil {
 		return sink.Result{}, err
 	}
@@ -199,7 +200,8 @@ func (s *Sink) vulnerability(ctx context.Context, d sink.Delivery) (sink.Result,
 	if len(r.fixable) == 0 {
 		return skipped(ReasonNothingFixable, map[string]string{"group": group}), nil
 	}
-	return s.remediationCreate(ctx, cl, r, tc, labelIDs, RemediationIssueID(group, prev.issueID))
+	res, err := s.remediationCreate(ctx, cl, r, tc, labelIDs, RemediationIssueID(group, prev.issueID))
+	return s.linkedRemediation(ctx, cl, r, tc, res, err) // links.go: best-effort
 }
 
 // recordedVuln reads the group's ticket from the ledger.
@@ -353,7 +355,7 @@ func (s *Sink) remediationUpdate(ctx context.Context, cl *client, r remediation,
 // vulnDryRun logs the calls a real delivery would make. With no way to
 // read the ticket's state, a recorded ticket counts as open.
 func (s *Sink) vulnDryRun(ctx context.Context, r remediation, prev vulnOpened, found bool) sink.Result {
-	attrs := []slog.Attr{slog.String("event_id", r.d.Event.GetId()), slog.String("team", s.team), slog.String("group", r.group)}
+	attrs := []slog.Attr{slog.String("event_id", r.d.Event.GetId()), slog.String("team", s.teamFor(r.d.Event)), slog.String("group", r.group)}
 	if found && prev.issueID != "" {
 		ch := vuln.Diff(prev.findings, r.fixable)
 		if !ch.Moved() {

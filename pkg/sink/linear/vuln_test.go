@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,77 +16,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
 	"github.com/stoa-platform/bridge/pkg/sink/linear/lineartest"
 	"github.com/stoa-platform/bridge/pkg/source/trivy"
-	"github.com/stoa-platform/bridge/pkg/vuln"
 )
-
-// trivyEvent parses a Trivy fixture as the webhook gateway does.
-func trivyEvent(t *testing.T, name string) *event.Event {
-	t.Helper()
-	body, err := os.ReadFile(filepath.Join("testdata", "trivy", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := trivy.Parse(body)
-	if err != nil {
-		t.Fatalf("trivy.Parse(%s): %v", name, err)
-	}
-	return ev
-}
-
-func policy(t *testing.T, min string) *vuln.Policy {
-	t.Helper()
-	p, err := vuln.NewPolicy(config.Vulnerabilities{MinSeverity: min}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func TestRenderRemediation(t *testing.T) {
-	tests := []struct {
-		golden, fixture, min string
-		wantN, wantUnfixable int
-		wantPriority         int
-	}{
-		// alpine-39: 2 CRITICAL and 4 MEDIUM, all fixed.
-		{golden: "vuln-alpine-39", fixture: "alpine-39", min: "", wantN: 2, wantPriority: 1},
-		{golden: "vuln-alpine-39-medium", fixture: "alpine-39", min: "MEDIUM", wantN: 6, wantPriority: 1},
-		// debian-buster: 1 CRITICAL fixed, 1 LOW with no fixed version.
-		{golden: "vuln-debian-buster", fixture: "debian-buster", min: "LOW", wantN: 1, wantUnfixable: 1, wantPriority: 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.golden, func(t *testing.T) {
-			ev := trivyEvent(t, tt.fixture)
-			s := New(Options{Policy: policy(t, tt.min)})
-			r := remediation{d: sink.Delivery{Event: ev}, rep: ev.GetVulnerabilityReport()}
-			for _, f := range s.policy.Apply(r.rep.GetFindings()) {
-				if f.GetFixedVersion() == "" {
-					r.unfixable++
-				} else {
-					r.fixable = append(r.fixable, f)
-				}
-			}
-			r.fixable = vuln.Diff(nil, r.fixable).New
-			if len(r.fixable) != tt.wantN || r.unfixable != tt.wantUnfixable {
-				t.Fatalf("fixable, unfixable = %d, %d; want %d, %d", len(r.fixable), r.unfixable, tt.wantN, tt.wantUnfixable)
-			}
-			group := vuln.GroupKey(r.rep.GetArtifact())
-			tk := renderRemediation(r.rep, group, r.fixable, r.unfixable)
-			if tk.Priority != tt.wantPriority {
-				t.Errorf("priority = %d, want %d", tk.Priority, tt.wantPriority)
-			}
-			golden(t, tt.golden, fmt.Sprintf("Title: %s\nPriority: %d\nLabels: %s\n\n%s",
-				tk.Title, tk.Priority, strings.Join(tk.Labels, ", "), tk.Description))
-		})
-	}
-}
 
 func TestSeverityPriority(t *testing.T) {
 	tests := []struct {

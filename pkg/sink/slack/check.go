@@ -112,7 +112,7 @@ func (s *Sink) checkDown(ctx context.Context, d sink.Delivery) (sink.Result, err
 	}
 
 	msg := renderCheckDown(c)
-	channel := s.channels.Checks
+	channel := s.routing.SlackChannel(d.Event, s.channels.Checks)
 	cl, err := s.client(ctx)
 	if err != nil {
 		return sink.Result{}, err
@@ -180,6 +180,8 @@ func (s *Sink) checkUp(ctx context.Context, d sink.Delivery) (sink.Result, error
 		// The open alert is of a later outage than this up: nothing of
 		// ours is left for it to resolve.
 		return sink.Result{Outcome: sink.OutcomeSkipped}, nil
+	case a.state == stateSilenced:
+		return resolveSilent(d, c, a, at), nil
 	}
 
 	reply := renderCheckRecovery(c, a.downAt)
@@ -191,20 +193,22 @@ func (s *Sink) checkUp(ctx context.Context, d sink.Delivery) (sink.Result, error
 		return sink.Result{}, err
 	}
 	if cl == nil {
-		s.dryRun(ctx, d, "chat.postMessage", a.channel, a.ts, reply)
+		if d.Silenced == nil {
+			s.dryRun(ctx, d, "chat.postMessage", a.channel, a.ts, reply)
+		}
 		s.dryRun(ctx, d, "chat.update", a.channel, a.ts, resolved)
-		return a.result(sink.OutcomeDryRun, c.GetCheckId()), nil
+		return a.result(orSilenced(d, sink.OutcomeDryRun), c.GetCheckId()), nil
 	}
 	if a.ts == dryRunTS {
 		// The alert was only logged: there is no message to answer.
 		s.log.LogAttrs(ctx, slog.LevelInfo, "the alert was a dry run: nothing to resolve in Slack",
 			slog.String("event_id", d.Event.GetId()), slog.String("check_id", c.GetCheckId()))
 		a.update = "skipped (dry-run alert)"
-		return a.result(OutcomeResolved, c.GetCheckId()), nil
+		return a.result(orSilenced(d, OutcomeResolved), c.GetCheckId()), nil
 	}
 
 	key := d.Event.GetIdempotencyKey()
-	if mayHavePosted(d) {
+	if mayHavePosted(d) && d.Silenced == nil {
 		ts, ok, err := cl.findInThread(ctx, a.channel, a.ts, key)
 		switch {
 		case slackCode(err) == "thread_not_found":
@@ -215,7 +219,8 @@ func (s *Sink) checkUp(ctx context.Context, d sink.Delivery) (sink.Result, error
 			a.replyTS = ts
 		}
 	}
-	if a.replyTS == "" {
+	// A silenced up still marks its posted alert resolved, without a reply.
+	if a.replyTS == "" && d.Silenced == nil {
 		_, ts, err := cl.post(ctx, a.channel, a.ts, reply, metadata(d.Event))
 		switch {
 		case slackCode(err) == "thread_not_found":
@@ -237,7 +242,7 @@ func (s *Sink) checkUp(ctx context.Context, d sink.Delivery) (sink.Result, error
 			slog.String("ts", a.ts), slog.String("err", err.Error()))
 		a.update = "skipped (" + code + ")"
 	}
-	return a.result(OutcomeResolved, c.GetCheckId()), nil
+	return a.result(orSilenced(d, OutcomeResolved), c.GetCheckId()), nil
 }
 
 // alertGone resolves an alert whose message was deleted: nothing can be

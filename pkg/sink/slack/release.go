@@ -103,7 +103,7 @@ func (s *Sink) releasePublished(ctx context.Context, d sink.Delivery) (sink.Resu
 
 	t := ticketFrom(r)
 	msg := renderReleaseNote(rel, t)
-	channel := s.channels.Releases
+	channel := s.routing.SlackChannel(d.Event, s.channels.Releases)
 	cl, err := s.client(ctx)
 	if err != nil {
 		return sink.Result{}, err

@@ -56,6 +56,7 @@ import (
 
 	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
+	"github.com/stoa-platform/bridge/pkg/routing"
 	"github.com/stoa-platform/bridge/pkg/secrets"
 	"github.com/stoa-platform/bridge/pkg/sink"
 	"github.com/stoa-platform/bridge/pkg/vuln"
@@ -103,6 +104,9 @@ type Options struct {
 	// conversations.list (scopes channels:read and groups:read); an ID
 	// spares that call.
 	Channels config.SlackChannels
+	// Routing sends some events to another channel than their flow's
+	// (config routing[].slack_channel); nil keeps Channels for all.
+	Routing *routing.Rules
 	// Lookup reads the effect ledger. Nil means nothing is ever recorded.
 	Lookup sink.Lookup
 	// TicketsEnabled says a linear-ticketer runs in this deployment (live
@@ -132,6 +136,7 @@ type Sink struct {
 	apiURL   string
 	token    func(ctx context.Context) (secrets.Secret, error)
 	channels config.SlackChannels
+	routing  *routing.Rules
 	lookup   sink.Lookup
 	tickets  bool
 	vulns    *vuln.Store
@@ -151,6 +156,7 @@ func New(o Options) *Sink {
 		apiURL:   o.APIURL,
 		token:    o.TokenFunc,
 		channels: o.Channels,
+		routing:  o.Routing,
 		lookup:   o.Lookup,
 		tickets:  o.TicketsEnabled,
 		vulns:    o.Vulns,

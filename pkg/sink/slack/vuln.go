@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,11 +75,22 @@ func (s *Sink) vulnerabilityFound(ctx context.Context, d sink.Delivery) (sink.Re
 		return sink.Result{}, err
 	}
 	group := vuln.GroupKey(rep.GetArtifact())
+	// A workload reported on another image leaves its old group first.
+	if _, err := s.vulns.PlaceWorkload(ctx, rep.GetArtifact(), at); err != nil {
+		return sink.Result{}, sink.Transient(fmt.Errorf("slack: place the workload of %s: %w", group, err), 0)
+	}
 	prev, found, err := s.vulns.Get(ctx, group)
 	if err != nil {
 		return sink.Result{}, sink.Transient(fmt.Errorf("slack: read the state of %s: %w", group, err), 0)
 	}
 	if found && prev.Stale(at) {
+		// Another workload's older scan of the image still says this
+		// one runs it: keep it listed, diff nothing.
+		if prev.AddWorkload(rep.GetArtifact(), at) {
+			if err := s.putState(ctx, group, prev, prev.Revision); err != nil {
+				return sink.Result{}, err
+			}
+		}
 		return skipped(reasonOlderReport), nil
 	}
 
@@ -87,8 +99,11 @@ func (s *Sink) vulnerabilityFound(ctx context.Context, d sink.Delivery) (sink.Re
 	// policy may have changed since, so apply it again: a finding newly
 	// ignored must not read as fixed.
 	change := vuln.Diff(s.policy.Apply(prev.Findings), cur)
-	next := vuln.State{Findings: cur, ReportedAt: at, Workloads: prev.Workloads}
-	next.AddWorkload(rep.GetArtifact())
+	// Workloads appearing or going change the state, not the alert: the
+	// next alert lists them.
+	next := vuln.State{Findings: cur, ReportedAt: at, Workloads: maps.Clone(prev.Workloads)}
+	next.AddWorkload(rep.GetArtifact(), at)
+	next.ExpireWorkloads(at)
 
 	var reason string
 	switch {
@@ -103,9 +118,12 @@ func (s *Sink) vulnerabilityFound(ctx context.Context, d sink.Delivery) (sink.Re
 		}
 		return skipped(reason), nil
 	}
+	if d.Silenced != nil {
+		return s.silencedReport(ctx, d, group, next, prev.Revision, change)
+	}
 
-	msg := renderVulnerabilityAlert(rep, cur, change, found, next.Workloads)
-	channel := s.channels.Vulnerabilities
+	msg := renderVulnerabilityAlert(rep, cur, change, found, next.WorkloadNames())
+	channel := s.routing.SlackChannel(d.Event, s.channels.Vulnerabilities)
 	cl, err := s.client(ctx)
 	if err != nil {
 		return sink.Result{}, err

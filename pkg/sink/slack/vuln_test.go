@@ -372,9 +372,138 @@ func TestVulnerabilityWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"prod/CronJob/sync", "prod/Deployment/api", "prod/Deployment/worker"}, st.Workloads); diff != "" {
+	want := []string{"prod/CronJob/sync", "prod/Deployment/api", "prod/Deployment/worker"}
+	if diff := cmp.Diff(want, st.WorkloadNames()); diff != "" {
 		t.Errorf("workloads (-want +got):\n%s", diff)
 	}
+	// The next alert lists all three.
+	r := e.mustDeliver(t, laterReport(evs[0], time.Hour, "b", func(fs []*bridgev1.Finding) []*bridgev1.Finding {
+		return append(fs, busyboxFinding())
+	}))
+	if r.Outcome != OutcomePosted {
+		t.Fatalf("report B: %q, want posted", r.Outcome)
+	}
+	msgs := e.fake.Messages(vulnsID)
+	if w := "Workloads: `prod/CronJob/sync` `prod/Deployment/api` `prod/Deployment/worker`"; !strings.Contains(string(msgs[len(msgs)-1].Blocks), w) {
+		t.Errorf("alert lacks %q:\n%s", w, msgs[len(msgs)-1].Blocks)
+	}
+}
+
+// workloadReport is the alpine report as the operator sends it for one
+// workload, scanned shift after the fixture, of the image with digest.
+func workloadReport(t *testing.T, digest, workload string, shift time.Duration) *event.Event {
+	t.Helper()
+	ev := laterReport(alpineEvent(t), shift, digest+"-"+workload+"-"+shift.String(), nil)
+	art := ev.GetVulnerabilityReport().GetArtifact()
+	art.Digest, art.Namespace, art.Workload = digest, "prod", workload
+	return ev
+}
+
+// lastWorkloads returns the workloads line of the last alert posted.
+func lastWorkloads(t *testing.T, e *env) string {
+	t.Helper()
+	msgs := e.fake.Messages(vulnsID)
+	if len(msgs) == 0 {
+		t.Fatal("no alert")
+	}
+	b := string(msgs[len(msgs)-1].Blocks)
+	i := strings.Index(b, "Workloads: ")
+	if i < 0 {
+		return ""
+	}
+	return b[i : i+strings.IndexByte(b[i:], '"')]
+}
+
+// TestVulnerabilityWorkloadsGo checks that a workload leaves an image's
+// alert when it is reported on another image, or not reported for longer
+// than vuln.WorkloadTTL, and that neither posts an alert of its own.
+func TestVulnerabilityWorkloadsGo(t *testing.T) {
+	const oldImage, newImage = "sha256:0ld", "sha256:new"
+	oldGroup := "ghcr.io/aquasecurity/trivy-test-images@" + oldImage
+	fixedB := func(fs []*bridgev1.Finding) []*bridgev1.Finding { return append(fs, busyboxFinding()) }
+
+	t.Run("moved to a new image", func(t *testing.T) {
+		e, store := newVulnEnv(t)
+		for _, w := range []string{"Deployment/api", "Deployment/worker"} {
+			e.mustDeliver(t, workloadReport(t, oldImage, w, 0))
+		}
+		if got, want := lastWorkloads(t, e), "Workloads: `prod/Deployment/api`"; got != want {
+			t.Errorf("first alert: %q, want %q", got, want)
+		}
+		// api rolls out a new image: its first report posts the new image's alert.
+		if r := e.mustDeliver(t, workloadReport(t, newImage, "Deployment/api", time.Hour)); r.Outcome != OutcomePosted {
+			t.Errorf("new image: %q, want posted", r.Outcome)
+		}
+		st, _, err := store.Get(t.Context(), oldGroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"prod/Deployment/worker"}, st.WorkloadNames()); diff != "" {
+			t.Errorf("old image's workloads after the move (-want +got):\n%s", diff)
+		}
+		n := len(e.fake.Messages(vulnsID))
+		// The old image's next alert no longer lists api.
+		ev := workloadReport(t, oldImage, "Deployment/worker", 2*time.Hour)
+		ev.GetVulnerabilityReport().Findings = fixedB(ev.GetVulnerabilityReport().GetFindings())
+		if r := e.mustDeliver(t, ev); r.Outcome != OutcomePosted {
+			t.Fatalf("old image, one new finding: %q, want posted", r.Outcome)
+		}
+		if got := len(e.fake.Messages(vulnsID)); got != n+1 {
+			t.Errorf("%d alerts, want %d", got, n+1)
+		}
+		if got, want := lastWorkloads(t, e), "Workloads: `prod/Deployment/worker`"; got != want {
+			t.Errorf("old image's next alert: %q, want %q", got, want)
+		}
+	})
+
+	t.Run("unseen for longer than the TTL", func(t *testing.T) {
+		e, store := newVulnEnv(t)
+		e.mustDeliver(t, workloadReport(t, oldImage, "Deployment/api", 0))
+		e.mustDeliver(t, workloadReport(t, oldImage, "Deployment/worker", time.Hour))
+		// worker is rescanned each day; api is never reported again.
+		for day := 1; day <= 3; day++ {
+			r := e.mustDeliver(t, workloadReport(t, oldImage, "Deployment/worker", time.Hour+time.Duration(day)*24*time.Hour))
+			if r.Outcome != sink.OutcomeSkipped {
+				t.Errorf("day %d: %q, want skipped: only the workloads changed", day, r.Outcome)
+			}
+			st, _, err := store.Get(t.Context(), oldGroup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"prod/Deployment/api", "prod/Deployment/worker"}
+			if day == 3 { // 73h after api's last report.
+				want = want[1:]
+			}
+			if diff := cmp.Diff(want, st.WorkloadNames()); diff != "" {
+				t.Errorf("day %d: workloads (-want +got):\n%s", day, diff)
+			}
+		}
+		if n := len(e.fake.Messages(vulnsID)); n != 1 {
+			t.Errorf("%d alerts, want 1: workloads going post nothing", n)
+		}
+		ev := workloadReport(t, oldImage, "Deployment/worker", 4*24*time.Hour)
+		ev.GetVulnerabilityReport().Findings = fixedB(ev.GetVulnerabilityReport().GetFindings())
+		e.mustDeliver(t, ev)
+		if got, want := lastWorkloads(t, e), "Workloads: `prod/Deployment/worker`"; got != want {
+			t.Errorf("next alert: %q, want %q", got, want)
+		}
+	})
+
+	t.Run("an older scan of another workload still lists it", func(t *testing.T) {
+		e, store := newVulnEnv(t)
+		e.mustDeliver(t, workloadReport(t, oldImage, "Deployment/api", time.Hour))
+		r := e.mustDeliver(t, workloadReport(t, oldImage, "Deployment/worker", 0))
+		if diff := cmp.Diff(skipped(reasonOlderReport), r); diff != "" {
+			t.Errorf("older scan (-want +got):\n%s", diff)
+		}
+		st, _, err := store.Get(t.Context(), oldGroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"prod/Deployment/api", "prod/Deployment/worker"}, st.WorkloadNames()); diff != "" {
+			t.Errorf("workloads (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestVulnerabilityDryRun(t *testing.T) {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
+	"github.com/stoa-platform/bridge/pkg/imageref"
 	"github.com/stoa-platform/bridge/pkg/source"
 )
 
@@ -473,6 +474,7 @@ const (
 	labelKind      = "trivy-operator.resource.kind"
 	labelName      = "trivy-operator.resource.name"
 	labelNamespace = "trivy-operator.resource.namespace"
+	labelContainer = "trivy-operator.container.name"
 )
 
 func (o *operatorObject) event(now func() time.Time) (*event.Event, error) {
@@ -496,16 +498,17 @@ func (o *operatorObject) event(now func() time.Time) (*event.Event, error) {
 	if o.server != "" {
 		ref = o.server + "/" + o.repository
 	}
-	img, ok := parseImage(ref)
+	img, ok := imageref.Parse(ref)
 	if !ok {
-		img.repository = ref
+		img.Repository = ref
 	}
-	img.tag, img.digest = o.tag, o.digest
+	img.Tag, img.Digest = o.tag, o.digest
 	art := &bridgev1.Artifact{
 		Kind:      KindImage,
-		Name:      img.name(),
+		Name:      img.Name(),
 		Digest:    o.digest,
 		Namespace: cmp.Or(o.labels[labelNamespace], o.namespace),
+		Container: o.labels[labelContainer],
 	}
 	if k, n := o.labels[labelKind], o.labels[labelName]; n != "" {
 		art.Workload = n
@@ -668,52 +671,6 @@ func digest(fs []*bridgev1.Finding) string {
 }
 
 // image is a parsed image reference.
-type image struct {
-	repository string // registry/path, Docker Hub written in full
-	tag        string
-	digest     string
-}
-
-// name is "repository:tag", or "repository@digest" without a tag, or
-// "repository:latest" with neither, as Docker reads it.
-func (i image) name() string {
-	switch {
-	case i.tag != "":
-		return i.repository + ":" + i.tag
-	case i.digest != "":
-		return i.repository + "@" + i.digest
-	}
-	return i.repository + ":latest"
-}
-
-// parseImage splits an image reference and writes a Docker Hub repository
-// in full, as go-containerregistry (and so Trivy Operator) does:
-// "nginx" is "index.docker.io/library/nginx". ok is false when there is no
-// repository.
-func parseImage(ref string) (img image, ok bool) {
-	if i := strings.LastIndexByte(ref, '@'); i >= 0 {
-		ref, img.digest = ref[:i], ref[i+1:]
-	}
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		ref, img.tag = ref[:i], ref[i+1:]
-	}
-	domain, path, found := strings.Cut(ref, "/")
-	if !found || (!strings.ContainsAny(domain, ".:") && domain != "localhost") {
-		domain, path = "index.docker.io", ref
-	}
-	if domain == "docker.io" || domain == "registry-1.docker.io" {
-		domain = "index.docker.io"
-	}
-	if path == "" || domain == "" {
-		return image{}, false
-	}
-	if domain == "index.docker.io" && !strings.Contains(path, "/") {
-		path = "library/" + path
-	}
-	img.repository = domain + "/" + path
-	return img, true
-}
-
 // reportImage names the image of a Trivy image report and finds its
 // registry digest. ArtifactName is what the user asked to scan, unless it
 // is an archive path (trivy image --input), when the image's own metadata
@@ -728,18 +685,18 @@ func reportImage(artifactName string, m imageMetadata) (name, digest string) {
 			}
 		}
 	}
-	img, ok := parseImage(ref)
+	img, ok := imageref.Parse(ref)
 	if ref == "" || notReference(ref) || !ok {
 		// An archive of an untagged image: its path is all there is.
 		return artifactName, ""
 	}
 	// Named before the RepoDigests look-up: "nginx" is nginx:latest, whatever
 	// digest that tag points to.
-	name = img.name()
-	if img.digest == "" {
-		img.digest = repoDigest(img.repository, m.RepoDigests)
+	name = img.Name()
+	if img.Digest == "" {
+		img.Digest = repoDigest(img.Repository, m.RepoDigests)
 	}
-	return name, img.digest
+	return name, img.Digest
 }
 
 // repoDigest returns the digest of the RepoDigests entry of repository, or
@@ -747,15 +704,15 @@ func reportImage(artifactName string, m imageMetadata) (name, digest string) {
 func repoDigest(repository string, repoDigests []string) string {
 	first := ""
 	for _, rd := range repoDigests {
-		img, ok := parseImage(rd)
-		if !ok || img.digest == "" {
+		img, ok := imageref.Parse(rd)
+		if !ok || img.Digest == "" {
 			continue
 		}
-		if img.repository == repository {
-			return img.digest
+		if img.Repository == repository {
+			return img.Digest
 		}
 		if first == "" {
-			first = img.digest
+			first = img.Digest
 		}
 	}
 	return first

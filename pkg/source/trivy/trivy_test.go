@@ -108,20 +108,20 @@ var fixtureWants = map[string]fixtureWant{
 		scanner:  "trivy", time: fixtureTime, findings: 5, counts: counts(map[string]uint32{"MEDIUM": 1, "UNKNOWN": 4}),
 	},
 	"trivy-operator/vulnerabilityreport.single.json": {
-		artifact: &bridgev1.Artifact{Kind: "container_image", Name: nginx, Namespace: "default", Workload: nginxWorkload},
+		artifact: &bridgev1.Artifact{Kind: "container_image", Name: nginx, Namespace: "default", Workload: nginxWorkload, Container: "nginx"},
 		scanner:  "trivy-operator", time: "2023-03-23T16:23:01Z", findings: 1, counts: counts(map[string]uint32{"CRITICAL": 1}),
 	},
 	"trivy-operator/vulnerabilityreport.extended.json": {
 		artifact: &bridgev1.Artifact{
 			Kind: "container_image", Name: "index.docker.io/library/ubuntu:20.04",
 			Digest:    "sha256:f78909c2b360d866b3220655c0b079838258b8891a12ac25fc670f0cbb54229f",
-			Namespace: "lbc", Workload: "Pod/ubuntu",
+			Namespace: "lbc", Workload: "Pod/ubuntu", Container: "ubuntu",
 		},
 		scanner: "trivy-operator", time: "2024-01-23T13:43:55Z", findings: 5, counts: counts(map[string]uint32{"MEDIUM": 5}),
 	},
 	"trivy-operator/vulnerabilityreport.empty.json": {
 		// No findings is news too: everything was fixed.
-		artifact: &bridgev1.Artifact{Kind: "container_image", Name: nginx, Namespace: "default", Workload: nginxWorkload},
+		artifact: &bridgev1.Artifact{Kind: "container_image", Name: nginx, Namespace: "default", Workload: nginxWorkload, Container: "nginx"},
 		scanner:  "trivy-operator", time: "2023-03-23T16:23:01Z", findings: 0, counts: counts(nil),
 	},
 	"trivy-operator/webhook-envelope.delete.json": {

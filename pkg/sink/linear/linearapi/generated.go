@@ -338,6 +338,52 @@ func (v *CreateIssueIssueCreateIssuePayloadIssue) __premarshalJSON() (*__premars
 	return &retval, nil
 }
 
+// CreateIssueRelationIssueRelationCreateIssueRelationPayload includes the requested fields of the GraphQL type IssueRelationPayload.
+// The GraphQL type's documentation follows.
+//
+// The result of an issue relation mutation, containing the created or updated issue relation and a success indicator.
+type CreateIssueRelationIssueRelationCreateIssueRelationPayload struct {
+	// Whether the operation was successful.
+	Success bool `json:"success"`
+	// The issue relation that was created or updated.
+	IssueRelation CreateIssueRelationIssueRelationCreateIssueRelationPayloadIssueRelation `json:"issueRelation"`
+}
+
+// GetSuccess returns CreateIssueRelationIssueRelationCreateIssueRelationPayload.Success, and is useful for accessing the field via an interface.
+func (v *CreateIssueRelationIssueRelationCreateIssueRelationPayload) GetSuccess() bool {
+	return v.Success
+}
+
+// GetIssueRelation returns CreateIssueRelationIssueRelationCreateIssueRelationPayload.IssueRelation, and is useful for accessing the field via an interface.
+func (v *CreateIssueRelationIssueRelationCreateIssueRelationPayload) GetIssueRelation() CreateIssueRelationIssueRelationCreateIssueRelationPayloadIssueRelation {
+	return v.IssueRelation
+}
+
+// CreateIssueRelationIssueRelationCreateIssueRelationPayloadIssueRelation includes the requested fields of the GraphQL type IssueRelation.
+// The GraphQL type's documentation follows.
+//
+// A relation between two issues. Issue relations represent directional relationships such as blocking, being blocked by, relating to, or duplicating another issue. Each relation connects a source issue to a related issue with a specific type describing the nature of the relationship.
+type CreateIssueRelationIssueRelationCreateIssueRelationPayloadIssueRelation struct {
+	// The unique identifier of the entity.
+	Id string `json:"id"`
+}
+
+// GetId returns CreateIssueRelationIssueRelationCreateIssueRelationPayloadIssueRelation.Id, and is useful for accessing the field via an interface.
+func (v *CreateIssueRelationIssueRelationCreateIssueRelationPayloadIssueRelation) GetId() string {
+	return v.Id
+}
+
+// CreateIssueRelationResponse is returned by CreateIssueRelation on success.
+type CreateIssueRelationResponse struct {
+	// Creates a new issue relation.
+	IssueRelationCreate CreateIssueRelationIssueRelationCreateIssueRelationPayload `json:"issueRelationCreate"`
+}
+
+// GetIssueRelationCreate returns CreateIssueRelationResponse.IssueRelationCreate, and is useful for accessing the field via an interface.
+func (v *CreateIssueRelationResponse) GetIssueRelationCreate() CreateIssueRelationIssueRelationCreateIssueRelationPayload {
+	return v.IssueRelationCreate
+}
+
 // CreateIssueResponse is returned by CreateIssue on success.
 type CreateIssueResponse struct {
 	// Creates a new issue.
@@ -552,6 +598,212 @@ func (v *IssueIssueCommentsCommentConnectionNodesComment) GetId() string { retur
 // GetBody returns IssueIssueCommentsCommentConnectionNodesComment.Body, and is useful for accessing the field via an interface.
 func (v *IssueIssueCommentsCommentConnectionNodesComment) GetBody() string { return v.Body }
 
+// IssueLinksIssue includes the requested fields of the GraphQL type Issue.
+// The GraphQL type's documentation follows.
+//
+// An issue is the core work item in Linear. Issues belong to a team, have a workflow status, can be assigned to users, carry a priority level, and can be organized into projects and cycles. Issues support sub-issues (parent-child hierarchy up to 10 levels deep), labels, due dates, estimates, and SLA tracking. They can also be linked to other issues via relations, attached to releases, and tracked through their full history of changes.
+type IssueLinksIssue struct {
+	IssueFields `json:"-"`
+	// The issue's description in markdown format.
+	Description string `json:"description"`
+	// Relations associated with this issue.
+	Relations IssueLinksIssueRelationsIssueRelationConnection `json:"relations"`
+	// Inverse relations associated with this issue.
+	InverseRelations IssueLinksIssueInverseRelationsIssueRelationConnection `json:"inverseRelations"`
+}
+
+// GetDescription returns IssueLinksIssue.Description, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetDescription() string { return v.Description }
+
+// GetRelations returns IssueLinksIssue.Relations, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetRelations() IssueLinksIssueRelationsIssueRelationConnection {
+	return v.Relations
+}
+
+// GetInverseRelations returns IssueLinksIssue.InverseRelations, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetInverseRelations() IssueLinksIssueInverseRelationsIssueRelationConnection {
+	return v.InverseRelations
+}
+
+// GetId returns IssueLinksIssue.Id, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetId() string { return v.IssueFields.Id }
+
+// GetIdentifier returns IssueLinksIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetIdentifier() string { return v.IssueFields.Identifier }
+
+// GetUrl returns IssueLinksIssue.Url, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetUrl() string { return v.IssueFields.Url }
+
+// GetTitle returns IssueLinksIssue.Title, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetTitle() string { return v.IssueFields.Title }
+
+// GetState returns IssueLinksIssue.State, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssue) GetState() IssueFieldsStateWorkflowState { return v.IssueFields.State }
+
+func (v *IssueLinksIssue) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*IssueLinksIssue
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.IssueLinksIssue = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.IssueFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalIssueLinksIssue struct {
+	Description string `json:"description"`
+
+	Relations IssueLinksIssueRelationsIssueRelationConnection `json:"relations"`
+
+	InverseRelations IssueLinksIssueInverseRelationsIssueRelationConnection `json:"inverseRelations"`
+
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Url string `json:"url"`
+
+	Title string `json:"title"`
+
+	State IssueFieldsStateWorkflowState `json:"state"`
+}
+
+func (v *IssueLinksIssue) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *IssueLinksIssue) __premarshalJSON() (*__premarshalIssueLinksIssue, error) {
+	var retval __premarshalIssueLinksIssue
+
+	retval.Description = v.Description
+	retval.Relations = v.Relations
+	retval.InverseRelations = v.InverseRelations
+	retval.Id = v.IssueFields.Id
+	retval.Identifier = v.IssueFields.Identifier
+	retval.Url = v.IssueFields.Url
+	retval.Title = v.IssueFields.Title
+	retval.State = v.IssueFields.State
+	return &retval, nil
+}
+
+// IssueLinksIssueInverseRelationsIssueRelationConnection includes the requested fields of the GraphQL type IssueRelationConnection.
+type IssueLinksIssueInverseRelationsIssueRelationConnection struct {
+	Nodes []IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation `json:"nodes"`
+}
+
+// GetNodes returns IssueLinksIssueInverseRelationsIssueRelationConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueInverseRelationsIssueRelationConnection) GetNodes() []IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation {
+	return v.Nodes
+}
+
+// IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation includes the requested fields of the GraphQL type IssueRelation.
+// The GraphQL type's documentation follows.
+//
+// A relation between two issues. Issue relations represent directional relationships such as blocking, being blocked by, relating to, or duplicating another issue. Each relation connects a source issue to a related issue with a specific type describing the nature of the relationship.
+type IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation struct {
+	// The unique identifier of the entity.
+	Id string `json:"id"`
+	// The source issue whose relationship is being described. This is the issue from which the relation originates.
+	Issue IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelationIssue `json:"issue"`
+}
+
+// GetId returns IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation.Id, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation) GetId() string {
+	return v.Id
+}
+
+// GetIssue returns IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation.Issue, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelation) GetIssue() IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelationIssue {
+	return v.Issue
+}
+
+// IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelationIssue includes the requested fields of the GraphQL type Issue.
+// The GraphQL type's documentation follows.
+//
+// An issue is the core work item in Linear. Issues belong to a team, have a workflow status, can be assigned to users, carry a priority level, and can be organized into projects and cycles. Issues support sub-issues (parent-child hierarchy up to 10 levels deep), labels, due dates, estimates, and SLA tracking. They can also be linked to other issues via relations, attached to releases, and tracked through their full history of changes.
+type IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelationIssue struct {
+	// The unique identifier of the entity.
+	Id string `json:"id"`
+}
+
+// GetId returns IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelationIssue.Id, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueInverseRelationsIssueRelationConnectionNodesIssueRelationIssue) GetId() string {
+	return v.Id
+}
+
+// IssueLinksIssueRelationsIssueRelationConnection includes the requested fields of the GraphQL type IssueRelationConnection.
+type IssueLinksIssueRelationsIssueRelationConnection struct {
+	Nodes []IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation `json:"nodes"`
+}
+
+// GetNodes returns IssueLinksIssueRelationsIssueRelationConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueRelationsIssueRelationConnection) GetNodes() []IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation {
+	return v.Nodes
+}
+
+// IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation includes the requested fields of the GraphQL type IssueRelation.
+// The GraphQL type's documentation follows.
+//
+// A relation between two issues. Issue relations represent directional relationships such as blocking, being blocked by, relating to, or duplicating another issue. Each relation connects a source issue to a related issue with a specific type describing the nature of the relationship.
+type IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation struct {
+	// The unique identifier of the entity.
+	Id string `json:"id"`
+	// The target issue that the source issue is related to. The relation type describes how the source issue relates to this issue.
+	RelatedIssue IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelationRelatedIssue `json:"relatedIssue"`
+}
+
+// GetId returns IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation.Id, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation) GetId() string {
+	return v.Id
+}
+
+// GetRelatedIssue returns IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation.RelatedIssue, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelation) GetRelatedIssue() IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelationRelatedIssue {
+	return v.RelatedIssue
+}
+
+// IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelationRelatedIssue includes the requested fields of the GraphQL type Issue.
+// The GraphQL type's documentation follows.
+//
+// An issue is the core work item in Linear. Issues belong to a team, have a workflow status, can be assigned to users, carry a priority level, and can be organized into projects and cycles. Issues support sub-issues (parent-child hierarchy up to 10 levels deep), labels, due dates, estimates, and SLA tracking. They can also be linked to other issues via relations, attached to releases, and tracked through their full history of changes.
+type IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelationRelatedIssue struct {
+	// The unique identifier of the entity.
+	Id string `json:"id"`
+}
+
+// GetId returns IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelationRelatedIssue.Id, and is useful for accessing the field via an interface.
+func (v *IssueLinksIssueRelationsIssueRelationConnectionNodesIssueRelationRelatedIssue) GetId() string {
+	return v.Id
+}
+
+// IssueLinksResponse is returned by IssueLinks on success.
+type IssueLinksResponse struct {
+	// One specific issue, looked up by its unique identifier.
+	Issue IssueLinksIssue `json:"issue"`
+}
+
+// GetIssue returns IssueLinksResponse.Issue, and is useful for accessing the field via an interface.
+func (v *IssueLinksResponse) GetIssue() IssueLinksIssue { return v.Issue }
+
 // IssueResponse is returned by Issue on success.
 type IssueResponse struct {
 	// One specific issue, looked up by its unique identifier.
@@ -616,6 +868,150 @@ type LabelsByNameResponse struct {
 // GetIssueLabels returns LabelsByNameResponse.IssueLabels, and is useful for accessing the field via an interface.
 func (v *LabelsByNameResponse) GetIssueLabels() LabelsByNameIssueLabelsIssueLabelConnection {
 	return v.IssueLabels
+}
+
+// OpenIssuesByAttachmentPrefixIssuesIssueConnection includes the requested fields of the GraphQL type IssueConnection.
+type OpenIssuesByAttachmentPrefixIssuesIssueConnection struct {
+	Nodes []OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue `json:"nodes"`
+}
+
+// GetNodes returns OpenIssuesByAttachmentPrefixIssuesIssueConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnection) GetNodes() []OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue {
+	return v.Nodes
+}
+
+// OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue includes the requested fields of the GraphQL type Issue.
+// The GraphQL type's documentation follows.
+//
+// An issue is the core work item in Linear. Issues belong to a team, have a workflow status, can be assigned to users, carry a priority level, and can be organized into projects and cycles. Issues support sub-issues (parent-child hierarchy up to 10 levels deep), labels, due dates, estimates, and SLA tracking. They can also be linked to other issues via relations, attached to releases, and tracked through their full history of changes.
+type OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue struct {
+	IssueFields `json:"-"`
+	// Attachments associated with the issue.
+	Attachments OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection `json:"attachments"`
+}
+
+// GetAttachments returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue.Attachments, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) GetAttachments() OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection {
+	return v.Attachments
+}
+
+// GetId returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue.Id, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) GetId() string {
+	return v.IssueFields.Id
+}
+
+// GetIdentifier returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue.Identifier, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) GetIdentifier() string {
+	return v.IssueFields.Identifier
+}
+
+// GetUrl returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue.Url, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) GetUrl() string {
+	return v.IssueFields.Url
+}
+
+// GetTitle returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue.Title, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) GetTitle() string {
+	return v.IssueFields.Title
+}
+
+// GetState returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue.State, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) GetState() IssueFieldsStateWorkflowState {
+	return v.IssueFields.State
+}
+
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.IssueFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalOpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue struct {
+	Attachments OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection `json:"attachments"`
+
+	Id string `json:"id"`
+
+	Identifier string `json:"identifier"`
+
+	Url string `json:"url"`
+
+	Title string `json:"title"`
+
+	State IssueFieldsStateWorkflowState `json:"state"`
+}
+
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue) __premarshalJSON() (*__premarshalOpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue, error) {
+	var retval __premarshalOpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssue
+
+	retval.Attachments = v.Attachments
+	retval.Id = v.IssueFields.Id
+	retval.Identifier = v.IssueFields.Identifier
+	retval.Url = v.IssueFields.Url
+	retval.Title = v.IssueFields.Title
+	retval.State = v.IssueFields.State
+	return &retval, nil
+}
+
+// OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection includes the requested fields of the GraphQL type AttachmentConnection.
+type OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection struct {
+	Nodes []OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnectionNodesAttachment `json:"nodes"`
+}
+
+// GetNodes returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection.Nodes, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnection) GetNodes() []OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnectionNodesAttachment {
+	return v.Nodes
+}
+
+// OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnectionNodesAttachment includes the requested fields of the GraphQL type Attachment.
+// The GraphQL type's documentation follows.
+//
+// An attachment linking external content to an issue. Attachments represent connections to external resources such as GitHub pull requests, Slack messages, Zendesk tickets, Figma files, Sentry issues, Intercom conversations, and plain URLs. Each attachment has a title and subtitle displayed in the Linear UI, a URL serving as both the link destination and unique identifier per issue, and optional metadata specific to the source integration.
+type OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnectionNodesAttachment struct {
+	// The URL of the external resource this attachment links to. Also serves as a unique identifier for the attachment within an issue; no two attachments on the same issue can share the same URL.
+	Url string `json:"url"`
+}
+
+// GetUrl returns OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnectionNodesAttachment.Url, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixIssuesIssueConnectionNodesIssueAttachmentsAttachmentConnectionNodesAttachment) GetUrl() string {
+	return v.Url
+}
+
+// OpenIssuesByAttachmentPrefixResponse is returned by OpenIssuesByAttachmentPrefix on success.
+type OpenIssuesByAttachmentPrefixResponse struct {
+	// All issues. Returns a paginated list of issues visible to the authenticated user. Can be filtered by various criteria including team, assignee, state, labels, project, and cycle.
+	Issues OpenIssuesByAttachmentPrefixIssuesIssueConnection `json:"issues"`
+}
+
+// GetIssues returns OpenIssuesByAttachmentPrefixResponse.Issues, and is useful for accessing the field via an interface.
+func (v *OpenIssuesByAttachmentPrefixResponse) GetIssues() OpenIssuesByAttachmentPrefixIssuesIssueConnection {
+	return v.Issues
 }
 
 // TeamByKeyResponse is returned by TeamByKey on success.
@@ -706,6 +1102,29 @@ func (v *TeamStatesWorkflowStatesWorkflowStateConnectionNodesWorkflowState) GetN
 // GetType returns TeamStatesWorkflowStatesWorkflowStateConnectionNodesWorkflowState.Type, and is useful for accessing the field via an interface.
 func (v *TeamStatesWorkflowStatesWorkflowStateConnectionNodesWorkflowState) GetType() string {
 	return v.Type
+}
+
+// UpdateIssueDescriptionIssueUpdateIssuePayload includes the requested fields of the GraphQL type IssuePayload.
+// The GraphQL type's documentation follows.
+//
+// The result of an issue mutation, containing the created or updated issue and a success indicator.
+type UpdateIssueDescriptionIssueUpdateIssuePayload struct {
+	// Whether the operation was successful.
+	Success bool `json:"success"`
+}
+
+// GetSuccess returns UpdateIssueDescriptionIssueUpdateIssuePayload.Success, and is useful for accessing the field via an interface.
+func (v *UpdateIssueDescriptionIssueUpdateIssuePayload) GetSuccess() bool { return v.Success }
+
+// UpdateIssueDescriptionResponse is returned by UpdateIssueDescription on success.
+type UpdateIssueDescriptionResponse struct {
+	// Updates an issue.
+	IssueUpdate UpdateIssueDescriptionIssueUpdateIssuePayload `json:"issueUpdate"`
+}
+
+// GetIssueUpdate returns UpdateIssueDescriptionResponse.IssueUpdate, and is useful for accessing the field via an interface.
+func (v *UpdateIssueDescriptionResponse) GetIssueUpdate() UpdateIssueDescriptionIssueUpdateIssuePayload {
+	return v.IssueUpdate
 }
 
 // UpdateIssueStateIssueUpdateIssuePayload includes the requested fields of the GraphQL type IssuePayload.
@@ -1006,6 +1425,22 @@ func (v *__CreateIssueInput) GetPriority() int { return v.Priority }
 // GetLabelIds returns __CreateIssueInput.LabelIds, and is useful for accessing the field via an interface.
 func (v *__CreateIssueInput) GetLabelIds() []string { return v.LabelIds }
 
+// __CreateIssueRelationInput is used internally by genqlient
+type __CreateIssueRelationInput struct {
+	Id             string `json:"id"`
+	IssueId        string `json:"issueId"`
+	RelatedIssueId string `json:"relatedIssueId"`
+}
+
+// GetId returns __CreateIssueRelationInput.Id, and is useful for accessing the field via an interface.
+func (v *__CreateIssueRelationInput) GetId() string { return v.Id }
+
+// GetIssueId returns __CreateIssueRelationInput.IssueId, and is useful for accessing the field via an interface.
+func (v *__CreateIssueRelationInput) GetIssueId() string { return v.IssueId }
+
+// GetRelatedIssueId returns __CreateIssueRelationInput.RelatedIssueId, and is useful for accessing the field via an interface.
+func (v *__CreateIssueRelationInput) GetRelatedIssueId() string { return v.RelatedIssueId }
+
 // __IssueInput is used internally by genqlient
 type __IssueInput struct {
 	Id string `json:"id"`
@@ -1014,6 +1449,14 @@ type __IssueInput struct {
 // GetId returns __IssueInput.Id, and is useful for accessing the field via an interface.
 func (v *__IssueInput) GetId() string { return v.Id }
 
+// __IssueLinksInput is used internally by genqlient
+type __IssueLinksInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __IssueLinksInput.Id, and is useful for accessing the field via an interface.
+func (v *__IssueLinksInput) GetId() string { return v.Id }
+
 // __LabelsByNameInput is used internally by genqlient
 type __LabelsByNameInput struct {
 	Names []string `json:"names"`
@@ -1021,6 +1464,14 @@ type __LabelsByNameInput struct {
 
 // GetNames returns __LabelsByNameInput.Names, and is useful for accessing the field via an interface.
 func (v *__LabelsByNameInput) GetNames() []string { return v.Names }
+
+// __OpenIssuesByAttachmentPrefixInput is used internally by genqlient
+type __OpenIssuesByAttachmentPrefixInput struct {
+	Prefix string `json:"prefix"`
+}
+
+// GetPrefix returns __OpenIssuesByAttachmentPrefixInput.Prefix, and is useful for accessing the field via an interface.
+func (v *__OpenIssuesByAttachmentPrefixInput) GetPrefix() string { return v.Prefix }
 
 // __TeamByKeyInput is used internally by genqlient
 type __TeamByKeyInput struct {
@@ -1037,6 +1488,18 @@ type __TeamStatesInput struct {
 
 // GetTeamId returns __TeamStatesInput.TeamId, and is useful for accessing the field via an interface.
 func (v *__TeamStatesInput) GetTeamId() string { return v.TeamId }
+
+// __UpdateIssueDescriptionInput is used internally by genqlient
+type __UpdateIssueDescriptionInput struct {
+	Id          string `json:"id"`
+	Description string `json:"description"`
+}
+
+// GetId returns __UpdateIssueDescriptionInput.Id, and is useful for accessing the field via an interface.
+func (v *__UpdateIssueDescriptionInput) GetId() string { return v.Id }
+
+// GetDescription returns __UpdateIssueDescriptionInput.Description, and is useful for accessing the field via an interface.
+func (v *__UpdateIssueDescriptionInput) GetDescription() string { return v.Description }
 
 // __UpdateIssueStateInput is used internally by genqlient
 type __UpdateIssueStateInput struct {
@@ -1263,6 +1726,49 @@ func CreateIssue(
 	return data_, err_
 }
 
+// The mutation executed by CreateIssueRelation.
+const CreateIssueRelation_Operation = `
+mutation CreateIssueRelation ($id: String!, $issueId: String!, $relatedIssueId: String!) {
+	issueRelationCreate(input: {id:$id,issueId:$issueId,relatedIssueId:$relatedIssueId,type:related}) {
+		success
+		issueRelation {
+			id
+		}
+	}
+}
+`
+
+// CreateIssueRelation relates two tickets, with a client-chosen id derived
+// from the pair, so that a replay collides instead of relating them twice.
+func CreateIssueRelation(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	issueId string,
+	relatedIssueId string,
+) (data_ *CreateIssueRelationResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "CreateIssueRelation",
+		Query:  CreateIssueRelation_Operation,
+		Variables: &__CreateIssueRelationInput{
+			Id:             id,
+			IssueId:        issueId,
+			RelatedIssueId: relatedIssueId,
+		},
+	}
+
+	data_ = &CreateIssueRelationResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The query executed by Issue.
 const Issue_Operation = `
 query Issue ($id: String!) {
@@ -1322,6 +1828,71 @@ func Issue(
 	return data_, err_
 }
 
+// The query executed by IssueLinks.
+const IssueLinks_Operation = `
+query IssueLinks ($id: String!) {
+	issue(id: $id) {
+		... IssueFields
+		description
+		relations(first: 100) {
+			nodes {
+				id
+				relatedIssue {
+					id
+				}
+			}
+		}
+		inverseRelations(first: 100) {
+			nodes {
+				id
+				issue {
+					id
+				}
+			}
+		}
+	}
+}
+fragment IssueFields on Issue {
+	id
+	identifier
+	url
+	title
+	state {
+		id
+		name
+		type
+	}
+}
+`
+
+// IssueLinks reads what linking two tickets needs (links.go): the
+// description, where the link line goes, and the relations from and to
+// the issue, so that a relation is made once whichever side made it.
+func IssueLinks(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *IssueLinksResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "IssueLinks",
+		Query:  IssueLinks_Operation,
+		Variables: &__IssueLinksInput{
+			Id: id,
+		},
+	}
+
+	data_ = &IssueLinksResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The query executed by LabelsByName.
 const LabelsByName_Operation = `
 query LabelsByName ($names: [String!]!) {
@@ -1353,6 +1924,61 @@ func LabelsByName(
 	}
 
 	data_ = &LabelsByNameResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by OpenIssuesByAttachmentPrefix.
+const OpenIssuesByAttachmentPrefix_Operation = `
+query OpenIssuesByAttachmentPrefix ($prefix: String!) {
+	issues(filter: {attachments:{some:{url:{startsWith:$prefix}}},state:{type:{nin:["completed","canceled","duplicate"]}}}, first: 100) {
+		nodes {
+			... IssueFields
+			attachments(first: 50) {
+				nodes {
+					url
+				}
+			}
+		}
+	}
+}
+fragment IssueFields on Issue {
+	id
+	identifier
+	url
+	title
+	state {
+		id
+		name
+		type
+	}
+}
+`
+
+// OpenIssuesByAttachmentPrefix finds the open tickets (not completed,
+// canceled or duplicate) with an attachment whose URL starts with $prefix:
+// the remediation tickets of an image repository, whatever the digest.
+func OpenIssuesByAttachmentPrefix(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	prefix string,
+) (data_ *OpenIssuesByAttachmentPrefixResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "OpenIssuesByAttachmentPrefix",
+		Query:  OpenIssuesByAttachmentPrefix_Operation,
+		Variables: &__OpenIssuesByAttachmentPrefixInput{
+			Prefix: prefix,
+		},
+	}
+
+	data_ = &OpenIssuesByAttachmentPrefixResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -1432,6 +2058,43 @@ func TeamStates(
 	}
 
 	data_ = &TeamStatesResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by UpdateIssueDescription.
+const UpdateIssueDescription_Operation = `
+mutation UpdateIssueDescription ($id: String!, $description: String!) {
+	issueUpdate(id: $id, input: {description:$description}) {
+		success
+	}
+}
+`
+
+// UpdateIssueDescription rewrites a ticket's description (a link line).
+func UpdateIssueDescription(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	description string,
+) (data_ *UpdateIssueDescriptionResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "UpdateIssueDescription",
+		Query:  UpdateIssueDescription_Operation,
+		Variables: &__UpdateIssueDescriptionInput{
+			Id:          id,
+			Description: description,
+		},
+	}
+
+	data_ = &UpdateIssueDescriptionResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

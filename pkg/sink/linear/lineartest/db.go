@@ -17,6 +17,7 @@ type db struct {
 	issues      []*issue
 	attachments []*attachment
 	comments    []*comment
+	relations   []*issueRelation // relations.go
 }
 
 type team struct {

@@ -547,6 +547,8 @@ func (i issueNode) field(x *exec, f *ast.Field, args map[string]any) (any, error
 			cs = append(cs, commentNode{c})
 		}
 		return x.connection("CommentConnection", cs, args)
+	case "relations", "inverseRelations":
+		return x.issueRelations(i.issue, f.Name == "inverseRelations", args)
 	}
 	return nil, unsupported("Issue.%s", f.Name)
 }

@@ -108,6 +108,8 @@ func (mutationRoot) field(x *exec, f *ast.Field, args map[string]any) (any, erro
 		return x.commentCreate(in)
 	case "attachmentCreate":
 		return x.attachmentCreate(in)
+	case "issueRelationCreate":
+		return x.issueRelationCreate(in)
 	}
 	return nil, unsupported("Mutation.%s", f.Name)
 }

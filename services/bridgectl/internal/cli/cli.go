@@ -48,6 +48,11 @@ Commands:
   status [--output json]           streams and consumers, with pending counts
   deadletter list [--consumer NAME] [--limit N] [--output json]
   deadletter replay SEQ            send a dead letter's event to its consumer again
+  silence add --match FIELD=VALUE [--match …] [--subject KIND] --for DURATION --reason TEXT
+                                   mute the matching events in every sink until then
+                                   (fields: check, tags, status, severity, repository, artifact)
+  silence list [--output json]     active and recently expired silences
+  silence expire ID                end a silence now
 
 Without --nats, bridgectl uses nats.url from the config, else the all-in-one
 bridge's embedded server at nats.listen (default 127.0.0.1:4222).
@@ -95,6 +100,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = e.status(ctx, rest[1:])
 		case "deadletter":
 			err = e.deadletter(ctx, rest[1:])
+		case "silence":
+			err = e.silence(ctx, rest[1:])
 		default:
 			err = errUsage
 		}
@@ -104,6 +111,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprint(stderr, usage)
+		return 2
+	case errors.As(err, new(badArgs)):
+		fmt.Fprintf(stderr, "bridgectl: %v\n", err)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "bridgectl: %v\n", err)
