@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -72,7 +73,7 @@ func (r Rule) Validate() []error {
 			errs = append(errs, fmt.Errorf("subject: %w", err))
 		}
 	}
-	for _, k := range sortedKeys(r.Filter) {
+	for _, k := range slices.Sorted(maps.Keys(r.Filter)) {
 		if err := validFilter(k, r.Filter[k]); err != nil {
 			errs = append(errs, fmt.Errorf("filter.%s: %w", k, err))
 		}
@@ -149,7 +150,7 @@ func (r Rule) Match(ev *event.Event) bool {
 // String is the rule as an operator wrote it: "check.down tags=prod".
 func (r Rule) String() string {
 	parts := []string{cmp.Or(r.Subject, ">")}
-	for _, k := range sortedKeys(r.Filter) {
+	for _, k := range slices.Sorted(maps.Keys(r.Filter)) {
 		parts = append(parts, k+"="+r.Filter[k])
 	}
 	return strings.Join(parts, " ")
@@ -229,13 +230,4 @@ func ParseSeverity(s string) bridgev1.Severity {
 		return bridgev1.Severity_SEVERITY_UNSPECIFIED
 	}
 	return bridgev1.Severity(v)
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -558,7 +558,7 @@ func renderIncident(c *bridgev1.CheckStatusChanged, downAt time.Time, after time
 	name := incidentName(c)
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s** has been down since %s, longer than the %s after which bridge opens an incident ticket.\n\n",
-		escapeText(name), downAt.UTC().Format(incidentTimeLayout), outageDuration(downAt, downAt.Add(after)))
+		escapeText(name), downAt.UTC().Format(incidentTimeLayout), sink.Outage(downAt, downAt.Add(after)))
 	fmt.Fprintf(&b, "- Down since: %s\n", downAt.UTC().Format(incidentTimeLayout))
 	if lp := c.GetLastPing(); lp != nil {
 		fmt.Fprintf(&b, "- Last ping: %s\n", lp.AsTime().UTC().Format(incidentTimeLayout))
@@ -611,30 +611,7 @@ func renderRecovery(downAt, upAt time.Time) string {
 		layout = incidentTimeLayout
 	}
 	return fmt.Sprintf("Recovered after %s (down %s, up %s).\n",
-		outageDuration(downAt, upAt), downAt.UTC().Format(layout), upAt.UTC().Format(layout))
-}
-
-// outageDuration is the outage's length in its two largest units:
-// "45s", "12m 5s", "1h 23m", "2d 3h".
-func outageDuration(down, up time.Time) string {
-	d := max(up.Sub(down).Round(time.Second), 0)
-	two := func(a int64, au string, b int64, bu string) string {
-		if b == 0 {
-			return fmt.Sprintf("%d%s", a, au)
-		}
-		return fmt.Sprintf("%d%s %d%s", a, au, b, bu)
-	}
-	s := int64(d / time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", s)
-	case d < time.Hour:
-		return two(s/60, "m", s%60, "s")
-	case d < 24*time.Hour:
-		return two(s/3600, "h", s%3600/60, "m")
-	default:
-		return two(s/86400, "d", s%86400/3600, "h")
-	}
+		sink.Outage(downAt, upAt), downAt.UTC().Format(layout), upAt.UTC().Format(layout))
 }
 
 // linkSafe keeps a URL inside a Markdown link target.

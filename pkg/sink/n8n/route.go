@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 
 	"github.com/stoa-platform/bridge/pkg/config"
 	"github.com/stoa-platform/bridge/pkg/event"
@@ -110,19 +111,10 @@ func (r Route) contentType() string {
 func (r Route) ID() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", r.Subject, r.URL)
-	for _, k := range sortedKeys(r.Filter) {
+	for _, k := range slices.Sorted(maps.Keys(r.Filter)) {
 		fmt.Fprintf(h, "%s=%s\n", k, r.Filter[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func (r Route) rule() match.Rule { return match.Rule{Subject: r.Subject, Filter: r.Filter} }

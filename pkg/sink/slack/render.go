@@ -10,6 +10,7 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
+	"github.com/stoa-platform/bridge/pkg/sink"
 )
 
 // message is one rendered Slack message. Text is the notification and
@@ -77,7 +78,7 @@ func renderCheckRecovery(c *bridgev1.CheckStatusChanged, downAt time.Time) messa
 	text := fmt.Sprintf(":white_check_mark: %s is back up", escape(name))
 	line := fmt.Sprintf(":white_check_mark: *%s* is back up", escape(name))
 	if !downAt.IsZero() {
-		d := outage(downAt, upAt)
+		d := sink.Outage(downAt, upAt)
 		text += " after " + d
 		line += fmt.Sprintf(" after *%s* (down since %s, up at %s)", d, slackDate(downAt), slackDate(upAt))
 	} else {
@@ -97,7 +98,7 @@ func renderCheckResolved(c *bridgev1.CheckStatusChanged, downAt time.Time) messa
 	fields := []*slackgo.TextBlockObject{mrkdwn("*Status*\n:white_check_mark: RESOLVED")}
 	text := ":white_check_mark: Resolved: " + escape(name)
 	if !downAt.IsZero() {
-		d := outage(downAt, upAt)
+		d := sink.Outage(downAt, upAt)
 		fields = append(fields,
 			mrkdwn("*Down for*\n"+d),
 			mrkdwn("*Down since*\n"+slackDate(downAt)))
@@ -216,32 +217,6 @@ func inlineCode(s string) string { return "`" + strings.ReplaceAll(escape(s), "`
 // fallback for clients that cannot.
 func slackDate(t time.Time) string {
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time_secs}|%s>", t.Unix(), t.UTC().Format(timeLayout))
-}
-
-// outage says how long a check was down, to the two largest units:
-// "45s", "12m 5s", "2h 3m", "3d 4h".
-func outage(down, up time.Time) string {
-	d := up.Sub(down).Round(time.Second)
-	if d < 0 {
-		d = 0
-	}
-	two := func(a int64, au string, b int64, bu string) string {
-		if b == 0 {
-			return fmt.Sprintf("%d%s", a, au)
-		}
-		return fmt.Sprintf("%d%s %d%s", a, au, b, bu)
-	}
-	s := int64(d / time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", s)
-	case d < time.Hour:
-		return two(s/60, "m", s%60, "s")
-	case d < 24*time.Hour:
-		return two(s/3600, "h", s%3600/60, "m")
-	default:
-		return two(s/86400, "d", s%86400/3600, "h")
-	}
 }
 
 func truncateRunes(s string, n int) string {
