@@ -15,6 +15,16 @@ package linear
 // Once the ticket is closed, the next report with fixable findings opens
 // a new one.
 //
+// Trivy Operator sends one report per workload container, so one image
+// (one group) arrives once per workload that runs it. The ticket lists
+// them under "Affected workloads", and its record keeps when a report
+// last named each (vuln.State's AddWorkload and ExpireWorkloads, by the
+// reports' scan times, with vuln.WorkloadTTL). A report that changes
+// that list but not the findings rewrites the description and comments
+// nothing: workloads come and go with deployments, which is not news
+// worth a notification. One that only moves a workload's last-seen time
+// rewrites the record alone, or a workload still reported would expire.
+//
 // The ticket carries an attachment whose URL is ArtifactURL(group): the
 // look-before-create marker. Every create first looks for the issue with
 // the derived id, then for an open issue the marker is attached to, so one
@@ -25,10 +35,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
 	"github.com/stoa-platform/bridge/pkg/sink"
 	"github.com/stoa-platform/bridge/pkg/sink/linear/linearapi"
@@ -83,6 +96,9 @@ type remediation struct {
 	// most severe first; unfixable counts those that have none.
 	fixable   []*bridgev1.Finding
 	unfixable int
+	// workloads are the workloads running the image after this report,
+	// with when a report last named each (see vuln.State.Workloads).
+	workloads map[string]time.Time
 }
 
 // vulnOpened is the remediation ticket as the ledger holds it.
@@ -94,6 +110,9 @@ type vulnOpened struct {
 	// findings are the fixable findings the ticket lists now (only id,
 	// package and target are kept).
 	findings []*bridgev1.Finding
+	// workloads are the workloads the ticket lists, with when a report
+	// last named each.
+	workloads map[string]time.Time
 }
 
 // fields are the ledger fields of the ticket after this report.
@@ -106,7 +125,30 @@ func (r remediation) fields(issueID, identifier, url string) map[string]string {
 		"artifact":   r.rep.GetArtifact().GetName(),
 		"key":        r.d.Event.GetIdempotencyKey(),
 		"fixable":    encodeFindings(r.fixable),
+		"workloads":  encodeWorkloads(r.workloads),
 	}
+}
+
+// workloadNames are the workloads the ticket lists, sorted.
+func (r remediation) workloadNames() []string {
+	return vuln.State{Workloads: r.workloads}.WorkloadNames()
+}
+
+// unchanged is the result of a report that changes nothing the ticket
+// shows. When it only moved a workload's last-seen time, the result
+// still rewrites the record (Links), or that workload would expire.
+func (r remediation) unchanged(prev vulnOpened, issueID, identifier, url string) sink.Result {
+	if maps.EqualFunc(prev.workloads, r.workloads, time.Time.Equal) {
+		return skipped(ReasonUnchanged, map[string]string{"group": r.group, "identifier": identifier})
+	}
+	f := r.fields(issueID, identifier, url)
+	f["reason"] = ReasonUnchanged
+	return r.result(sink.OutcomeSkipped, f)
+}
+
+// workloadsChanged says whether the workloads the ticket lists change.
+func (r remediation) workloadsChanged(prev vulnOpened) bool {
+	return !slices.Equal(vuln.State{Workloads: prev.workloads}.WorkloadNames(), r.workloadNames())
 }
 
 func (r remediation) result(outcome string, f map[string]string) sink.Result {
@@ -126,6 +168,49 @@ func encodeFindings(fs []*bridgev1.Finding) string {
 	keys = slices.Compact(keys)
 	b, _ := json.Marshal(keys) // Strings only: cannot fail.
 	return string(b)
+}
+
+// encodeWorkloads is the compact form of the workloads a ticket lists: a
+// JSON object of workload → last seen (RFC 3339), keys sorted.
+func encodeWorkloads(ws map[string]time.Time) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	m := make(map[string]string, len(ws))
+	for w, at := range ws {
+		m[w] = at.UTC().Format(time.RFC3339)
+	}
+	b, _ := json.Marshal(m) // Strings only: cannot fail.
+	return string(b)
+}
+
+func decodeWorkloads(s string) (map[string]time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(m))
+	for w, v := range m {
+		at, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return nil, fmt.Errorf("workload %q: %w", w, err)
+		}
+		out[w] = at.UTC()
+	}
+	return out, nil
+}
+
+// scanTime is when the report's scan ran, else when the event happened,
+// to the second (the precision the record keeps).
+func scanTime(ev *event.Event) time.Time {
+	at := ev.GetVulnerabilityReport().GetScannedAt()
+	if at == nil {
+		at = ev.GetTime()
+	}
+	return at.AsTime().UTC().Truncate(time.Second)
 }
 
 func decodeFindings(s string) ([]*bridgev1.Finding, error) {
@@ -171,6 +256,13 @@ func (s *Sink) vulnerability(ctx context.Context, d sink.Delivery) (sink.Result,
 		// key: the effect is complete; say it again.
 		return prev.result, nil
 	}
+	// The workloads carry over from ticket to ticket of the group: the
+	// image still runs where it ran.
+	at := scanTime(d.Event)
+	ws := vuln.State{Workloads: maps.Clone(prev.workloads)}
+	ws.AddWorkload(rep.GetArtifact(), at)
+	ws.ExpireWorkloads(at)
+	r.workloads = ws.Workloads
 
 	cl, err := s.client(ctx)
 	if err != nil {
@@ -224,14 +316,20 @@ func (s *Sink) recordedVuln(ctx context.Context, group string) (vulnOpened, bool
 		s.log.LogAttrs(ctx, slog.LevelWarn, "unreadable findings in the remediation ticket record",
 			slog.String("group", group), slog.String("error", err.Error()))
 	}
-	return vulnOpened{result: r, issueID: f["issue_id"], identifier: f["identifier"], url: f["url"], key: f["key"], findings: fs}, true, nil
+	ws, err := decodeWorkloads(f["workloads"])
+	if err != nil {
+		// Listing none: the next reports list their workloads again.
+		s.log.LogAttrs(ctx, slog.LevelWarn, "unreadable workloads in the remediation ticket record",
+			slog.String("group", group), slog.String("error", err.Error()))
+	}
+	return vulnOpened{result: r, issueID: f["issue_id"], identifier: f["identifier"], url: f["url"], key: f["key"], findings: fs, workloads: ws}, true, nil
 }
 
 // remediationCreate opens the ticket, with the given id or the next in
 // its chain, unless an earlier attempt did, and attaches the artifact
 // marker to it.
 func (s *Sink) remediationCreate(ctx context.Context, cl *client, r remediation, tc team, labelIDs []string, id string) (sink.Result, error) {
-	t := renderRemediation(r.rep, r.group, r.fixable, r.unfixable)
+	t := renderRemediation(r.rep, r.group, r.fixable, r.unfixable, r.workloadNames())
 	// Always look first, not only on a retry: a ticket whose ledger record
 	// was lost (a lost answer, then another report of the group instead
 	// of the retry) must not get a second open one beside it.
@@ -307,13 +405,23 @@ func (s *Sink) findRemediation(ctx context.Context, cl *client, group, id, marke
 	return linearapi.IssueFields{}, false, false, id, nil
 }
 
-// remediationUpdate comments the change on the open ticket, and closes it
-// when everything is fixed and CloseWhenFixed is set, skipping what an
-// earlier attempt already did.
+// remediationUpdate comments the change of findings on the open ticket,
+// rewrites its list of workloads when that changes, and closes it when
+// everything is fixed and CloseWhenFixed is set, skipping what an earlier
+// attempt already did.
 func (s *Sink) remediationUpdate(ctx context.Context, cl *client, r remediation, iss *linearapi.IssueIssue, prev vulnOpened, tc team) (sink.Result, error) {
 	ch := vuln.Diff(prev.findings, r.fixable)
+	listChanged := r.workloadsChanged(prev)
+	if !ch.Moved() && !listChanged {
+		return r.unchanged(prev, iss.GetId(), iss.GetIdentifier(), iss.GetUrl()), nil
+	}
+	if listChanged {
+		if err := s.rewriteWorkloads(ctx, cl, iss.GetId(), r.workloadNames()); err != nil {
+			return sink.Result{}, err
+		}
+	}
 	if !ch.Moved() {
-		return skipped(ReasonUnchanged, map[string]string{"group": r.group, "identifier": iss.GetIdentifier()}), nil
+		return r.result(OutcomeUpdated, r.fields(iss.GetId(), iss.GetIdentifier(), iss.GetUrl())), nil
 	}
 	body := renderRemediationComment(ch, len(r.fixable) == 0)
 	// The id names this change of this ticket: the same on every attempt,
@@ -352,19 +460,45 @@ func (s *Sink) remediationUpdate(ctx context.Context, cl *client, r remediation,
 	return r.result(OutcomeUpdated, f), nil
 }
 
+// rewriteWorkloads sets the "Affected workloads" section of the ticket's
+// description to ws, keeping the rest of it (the links' lines among it),
+// unless it already reads so (a retry).
+func (s *Sink) rewriteWorkloads(ctx context.Context, cl *client, issueID string, ws []string) error {
+	// The issue query does not read the description; the links' does.
+	li, ok, err := cl.issueLinks(ctx, issueID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return sink.Transient(fmt.Errorf("linear: the remediation ticket %s cannot be read", issueID), 0)
+	}
+	if next := withWorkloads(li.GetDescription(), ws); next != li.GetDescription() {
+		return cl.updateDescription(ctx, issueID, next)
+	}
+	return nil
+}
+
 // vulnDryRun logs the calls a real delivery would make. With no way to
 // read the ticket's state, a recorded ticket counts as open.
 func (s *Sink) vulnDryRun(ctx context.Context, r remediation, prev vulnOpened, found bool) sink.Result {
 	attrs := []slog.Attr{slog.String("event_id", r.d.Event.GetId()), slog.String("team", s.teamFor(r.d.Event)), slog.String("group", r.group)}
 	if found && prev.issueID != "" {
 		ch := vuln.Diff(prev.findings, r.fixable)
-		if !ch.Moved() {
-			return skipped(ReasonUnchanged, map[string]string{"group": r.group, "identifier": prev.identifier})
+		listChanged := r.workloadsChanged(prev)
+		if !ch.Moved() && !listChanged {
+			return r.unchanged(prev, prev.issueID, prev.identifier, prev.url)
 		}
-		attrs = append(attrs,
-			slog.String("mutation", "commentCreate"),
-			slog.String("issue", prev.identifier),
-			slog.String("comment", renderRemediationComment(ch, len(r.fixable) == 0)))
+		attrs = append(attrs, slog.String("issue", prev.identifier))
+		var muts []string
+		if ch.Moved() {
+			muts = append(muts, "commentCreate")
+			attrs = append(attrs, slog.String("comment", renderRemediationComment(ch, len(r.fixable) == 0)))
+		}
+		if listChanged {
+			muts = append(muts, "issueUpdate")
+			attrs = append(attrs, slog.String("workloads", renderWorkloads(r.workloadNames())))
+		}
+		attrs = append(attrs, slog.String("mutation", strings.Join(muts, ", ")))
 		s.log.LogAttrs(ctx, slog.LevelInfo, "dry-run: would call Linear", attrs...)
 		f := r.fields(prev.issueID, prev.identifier, prev.url)
 		f["action"] = ActionUpdate
@@ -373,7 +507,7 @@ func (s *Sink) vulnDryRun(ctx context.Context, r remediation, prev vulnOpened, f
 	if len(r.fixable) == 0 {
 		return skipped(ReasonNothingFixable, map[string]string{"group": r.group})
 	}
-	t := renderRemediation(r.rep, r.group, r.fixable, r.unfixable)
+	t := renderRemediation(r.rep, r.group, r.fixable, r.unfixable, r.workloadNames())
 	attrs = append(attrs,
 		slog.String("mutation", "issueCreate, attachmentCreate"),
 		slog.String("title", t.Title),
@@ -459,8 +593,9 @@ func remediationTitle(n int, artifact string) string {
 	return fmt.Sprintf("Remediate %d %s in %s", n, noun, truncateRunes(oneLine(artifact), maxNameRunes))
 }
 
-// renderRemediation is the ticket a report opens for its fixable findings.
-func renderRemediation(rep *bridgev1.VulnerabilityReport, group string, fixable []*bridgev1.Finding, unfixable int) ticket {
+// renderRemediation is the ticket a report opens for its fixable findings,
+// with the workloads running the image, sorted.
+func renderRemediation(rep *bridgev1.VulnerabilityReport, group string, fixable []*bridgev1.Finding, unfixable int, workloads []string) ticket {
 	a := rep.GetArtifact()
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%d** %s in `%s` %s a fixed version. Upgrade each package to its fixed version or later.\n\n",
@@ -482,6 +617,10 @@ func renderRemediation(rep *bridgev1.VulnerabilityReport, group string, fixable 
 		fmt.Fprintf(&b, "\n%d more %s at or above the threshold %s no fixed version yet and %s not listed.\n",
 			unfixable, vulnNoun(unfixable), hasHave(unfixable), isAre(unfixable))
 	}
+	if len(workloads) > 0 {
+		b.WriteString("\n")
+		b.WriteString(renderWorkloads(workloads))
+	}
 	fmt.Fprintf(&b, "\n---\n_Opened by bridge's linear-ticketer for `%s`. Later reports comment what is new and what was fixed._\n", codeSafe(group))
 	return ticket{
 		Title:       remediationTitle(len(fixable), a.GetName()),
@@ -489,6 +628,85 @@ func renderRemediation(rep *bridgev1.VulnerabilityReport, group string, fixable 
 		Priority:    severityPriority(fixable),
 		Labels:      []string{securityLabel},
 	}
+}
+
+// maxWorkloadsListed bounds the workloads a description lists; the rest
+// are counted.
+const maxWorkloadsListed = 20
+
+// workloadsHeading starts the description's section of workloads, which
+// withWorkloads finds again.
+const workloadsHeading = "**Affected workloads** ("
+
+// renderWorkloads is the description's section of workloads (sorted), or
+// "" for none (a CI scan names no workload).
+func renderWorkloads(ws []string) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s%d):\n\n", workloadsHeading, len(ws))
+	for _, w := range ws[:min(len(ws), maxWorkloadsListed)] {
+		fmt.Fprintf(&b, "- `%s`\n", codeSafe(truncateRunes(w, maxNameRunes)))
+	}
+	if n := len(ws) - maxWorkloadsListed; n > 0 {
+		fmt.Fprintf(&b, "- and %d more\n", n)
+	}
+	return b.String()
+}
+
+// withWorkloads returns desc with its section of workloads replaced by
+// the one of ws, or, with none, that section inserted where
+// renderRemediation puts it: before the footer (the last "---" line) and
+// the links' lines above it. Every other line is kept.
+func withWorkloads(desc string, ws []string) string {
+	lines := strings.Split(desc, "\n")
+	var section []string
+	if sec := renderWorkloads(ws); sec != "" {
+		section = append(strings.Split(strings.TrimSuffix(sec, "\n"), "\n"), "")
+	}
+	at := -1
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], workloadsHeading) {
+			at = i
+			break
+		}
+	}
+	if at >= 0 {
+		// The heading, a blank line, the items, a blank line.
+		end := at + 1
+		if end < len(lines) && lines[end] == "" {
+			end++
+		}
+		for end < len(lines) && strings.HasPrefix(lines[end], "- ") {
+			end++
+		}
+		if end < len(lines) && lines[end] == "" {
+			end++
+		}
+		return strings.Join(slices.Replace(lines, at, end, section...), "\n")
+	}
+	if len(section) == 0 {
+		return desc
+	}
+	footer := -1
+	for i := len(lines) - 1; i >= 0; i-- {
+		if lines[i] == "---" {
+			footer = i
+			break
+		}
+	}
+	if footer < 0 {
+		return strings.TrimRight(desc, "\n") + "\n\n" + strings.Join(section, "\n")
+	}
+	for footer >= 2 && lines[footer-1] == "" &&
+		(strings.HasPrefix(lines[footer-2], upgradeLinePrefix) || strings.HasPrefix(lines[footer-2], vulnLinePrefix)) {
+		footer -= 2
+	}
+	if footer > 0 && lines[footer-1] != "" {
+		section = append([]string{""}, section...)
+	}
+	return strings.Join(slices.Insert(lines, footer, section...), "\n")
 }
 
 // renderRemediationComment is the comment a change adds to the open

@@ -135,7 +135,14 @@ func TestRenderRemediationFixtures(t *testing.T) {
 				}
 				return
 			}
-			tk := renderRemediation(rep, vuln.GroupKey(rep.GetArtifact()), fixable, unfixable)
+			// The workloads as the sink lists them for this one report: an
+			// operator report's own, none for a CI scan.
+			var ws vuln.State
+			ws.AddWorkload(rep.GetArtifact(), time.Now())
+			tk := renderRemediation(rep, vuln.GroupKey(rep.GetArtifact()), fixable, unfixable, ws.WorkloadNames())
+			if w := vuln.Workload(rep.GetArtifact()); w != "" && !strings.Contains(tk.Description, "- `"+w+"`") {
+				t.Errorf("description does not list the workload %s:\n%s", w, tk.Description)
+			}
 			if tk.Priority != tt.priority {
 				t.Errorf("priority = %d, want %d", tk.Priority, tt.priority)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stoa-platform/bridge/pkg/event"
 	"github.com/stoa-platform/bridge/pkg/event/bridgev1"
@@ -347,5 +348,164 @@ func TestArtifactURL(t *testing.T) {
 	got := ArtifactURL("ghcr.io/stoa/app@sha256:abc")
 	if want := "https://bridge.invalid/artifact/ghcr.io%2Fstoa%2Fapp@sha256:abc"; got != want {
 		t.Errorf("ArtifactURL = %q, want %q", got, want)
+	}
+}
+
+// operatorReport builds an operator report of the app image from the
+// workload ns/kindName, scanned at at.
+func operatorReport(ns, kindName, key string, at time.Time, findings ...*bridgev1.Finding) *event.Event {
+	ev := vulnReport(key, findings...)
+	ev.Time = timestamppb.New(at)
+	rep := ev.GetVulnerabilityReport()
+	rep.Artifact.Namespace, rep.Artifact.Workload = ns, kindName
+	rep.ScannedAt = timestamppb.New(at)
+	rep.Scanner = "trivy-operator"
+	return ev
+}
+
+// TestRemediationWorkloads: one image reported from several workloads is
+// one ticket listing them all; the list follows the workloads without a
+// comment, and a workload unseen for longer than vuln.WorkloadTTL goes.
+func TestRemediationWorkloads(t *testing.T) {
+	f := newFixture(t)
+	f.s = f.vulnSink(false)
+	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+	workloads := func(t *testing.T, desc string) []string {
+		t.Helper()
+		var out []string
+		for _, l := range strings.Split(desc, "\n") {
+			if w, ok := strings.CutPrefix(l, "- `"); ok {
+				out = append(out, strings.TrimSuffix(w, "`"))
+			}
+		}
+		return out
+	}
+
+	// Three workloads, the same findings: one ticket, no comment.
+	for i, w := range []string{"Deployment/web", "CronJob/sync", "StatefulSet/db"} {
+		r := f.mustDeliver(t, operatorReport("prod", w, fmt.Sprint("w", i), t0.Add(time.Duration(i)*time.Minute), cveA, cveB))
+		if i > 0 && r.Outcome != OutcomeUpdated {
+			t.Errorf("report %d: outcome %q, want %q", i, r.Outcome, OutcomeUpdated)
+		}
+	}
+	is := f.onlyIssue(t)
+	want := []string{"prod/CronJob/sync", "prod/Deployment/web", "prod/StatefulSet/db"}
+	if diff := cmp.Diff(want, workloads(t, is.Description)); diff != "" {
+		t.Errorf("workloads (-want +got):\n%s\n%s", diff, is.Description)
+	}
+	if !strings.Contains(is.Description, "**Affected workloads** (3):") {
+		t.Errorf("description lacks the section heading:\n%s", is.Description)
+	}
+	if n := f.srv.Calls("issueCreate"); n != 1 {
+		t.Errorf("%d issueCreate calls, want 1", n)
+	}
+	if len(is.Comments) != 0 {
+		t.Errorf("comments %q, want none", comments(is))
+	}
+
+	// A workload the ticket lists, again, a day later: no visible change,
+	// but the record keeps the new last-seen time.
+	before := f.srv.Calls("issueUpdate")
+	r := f.mustDeliver(t, operatorReport("prod", "Deployment/web", "w0b", t0.Add(24*time.Hour), cveA, cveB))
+	if r.Outcome != sink.OutcomeSkipped || r.Fields["reason"] != ReasonUnchanged {
+		t.Errorf("same workload again: %+v, want skipped unchanged", r)
+	}
+	if n := f.srv.Calls("issueUpdate"); n != before {
+		t.Errorf("same workload again: %d issueUpdate calls, want none", n-before)
+	}
+	rec, _, _ := f.led.Result(context.Background(), VulnOpenKey(group))
+	ws, err := decodeWorkloads(rec.Fields["workloads"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ws["prod/Deployment/web"]; !got.Equal(t0.Add(24 * time.Hour)) {
+		t.Errorf("recorded last seen of prod/Deployment/web = %s, want %s", got, t0.Add(24*time.Hour))
+	}
+
+	// Four days on, only the web deployment reported since: the other two
+	// go; so does web itself, 72h after its last report, below.
+	r = f.mustDeliver(t, operatorReport("prod", "Deployment/web", "w0c", t0.Add(96*time.Hour), cveA, cveB))
+	if r.Outcome != OutcomeUpdated {
+		t.Errorf("after expiry: outcome %q, want %q", r.Outcome, OutcomeUpdated)
+	}
+	is = f.onlyIssue(t)
+	if diff := cmp.Diff([]string{"prod/Deployment/web"}, workloads(t, is.Description)); diff != "" {
+		t.Errorf("after expiry: workloads (-want +got):\n%s\n%s", diff, is.Description)
+	}
+	if len(is.Comments) != 0 || f.srv.Calls("issueCreate") != 1 {
+		t.Errorf("after expiry: comments %q, %d issueCreate", comments(is), f.srv.Calls("issueCreate"))
+	}
+
+	// A findings change from a new workload: the comment as before, and
+	// the list rewritten with it.
+	r = f.mustDeliver(t, operatorReport("jobs", "Job/migrate", "j0", t0.Add(97*time.Hour), cveA, cveB, cveC))
+	is = f.onlyIssue(t)
+	if r.Outcome != OutcomeUpdated || len(is.Comments) != 1 || !strings.Contains(is.Comments[0].Body, "CVE-2026-0003") {
+		t.Errorf("new finding: %+v, comments %q", r, comments(is))
+	}
+	if diff := cmp.Diff([]string{"jobs/Job/migrate", "prod/Deployment/web"}, workloads(t, is.Description)); diff != "" {
+		t.Errorf("new finding: workloads (-want +got):\n%s", diff)
+	}
+
+	// A CI scan of the image (no workload) long after: the workloads
+	// expire and the section goes.
+	ci := vulnReport("ci", cveA, cveB, cveC)
+	ci.Time = timestamppb.New(t0.Add(30 * 24 * time.Hour))
+	f.mustDeliver(t, ci)
+	is = f.onlyIssue(t)
+	if strings.Contains(is.Description, "Affected workloads") || len(workloads(t, is.Description)) != 0 {
+		t.Errorf("all expired: description still lists workloads:\n%s", is.Description)
+	}
+	if !strings.Contains(is.Description, "CVE-2026-0001") || !strings.Contains(is.Description, "\n---\n") {
+		t.Errorf("all expired: description lost its table or footer:\n%s", is.Description)
+	}
+}
+
+func TestWithWorkloads(t *testing.T) {
+	base := "intro\n\n| a |\n\n---\n_footer_\n"
+	linked := "intro\n\n| a |\n\n" + upgradeLinePrefix + "PLAT-7 (Upgrade)\n\n---\n_footer_\n"
+	tests := []struct {
+		name, desc string
+		ws         []string
+		want       string
+	}{
+		{name: "none to none", desc: base, want: base},
+		{name: "insert", desc: base, ws: []string{"a/B/c"},
+			want: "intro\n\n| a |\n\n**Affected workloads** (1):\n\n- `a/B/c`\n\n---\n_footer_\n"},
+		{name: "insert above the links", desc: linked, ws: []string{"a/B/c"},
+			want: "intro\n\n| a |\n\n**Affected workloads** (1):\n\n- `a/B/c`\n\n" + upgradeLinePrefix + "PLAT-7 (Upgrade)\n\n---\n_footer_\n"},
+		{name: "replace", desc: "intro\n\n**Affected workloads** (1):\n\n- `a/B/c`\n\n" + upgradeLinePrefix + "X\n\n---\nf",
+			ws:   []string{"a/B/c", "d/E/f"},
+			want: "intro\n\n**Affected workloads** (2):\n\n- `a/B/c`\n- `d/E/f`\n\n" + upgradeLinePrefix + "X\n\n---\nf"},
+		{name: "remove", desc: "intro\n\n**Affected workloads** (1):\n\n- `a/B/c`\n\n" + upgradeLinePrefix + "X\n\n---\nf",
+			want: "intro\n\n" + upgradeLinePrefix + "X\n\n---\nf"},
+		{name: "no footer", desc: "intro\n", ws: []string{"a/B/c"},
+			want: "intro\n\n**Affected workloads** (1):\n\n- `a/B/c`\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := withWorkloads(tt.desc, tt.ws)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("withWorkloads (-want +got):\n%s", diff)
+			}
+			if again := withWorkloads(got, tt.ws); again != got {
+				t.Errorf("not idempotent:\n%s", again)
+			}
+		})
+	}
+}
+
+func TestRenderWorkloadsBounded(t *testing.T) {
+	var ws []string
+	for i := range maxWorkloadsListed + 5 {
+		ws = append(ws, fmt.Sprintf("ns/Deployment/w%02d", i))
+	}
+	got := renderWorkloads(ws)
+	if n := strings.Count(got, "\n- `"); n != maxWorkloadsListed {
+		t.Errorf("%d workloads listed, want %d:\n%s", n, maxWorkloadsListed, got)
+	}
+	if !strings.Contains(got, "- and 5 more\n") || !strings.HasPrefix(got, fmt.Sprintf("**Affected workloads** (%d):", len(ws))) {
+		t.Errorf("section:\n%s", got)
 	}
 }
