@@ -192,6 +192,17 @@ type Vault struct {
 	Auth    VaultAuth `yaml:"auth"`
 	KVMount string    `yaml:"kv_mount"`
 	Path    string    `yaml:"path"`
+	// Namespace is the Vault Enterprise namespace; empty is the root.
+	Namespace string `yaml:"namespace"`
+	// CACert is a PEM file of the CA(s) that sign Vault's certificate;
+	// empty trusts the system roots.
+	CACert string `yaml:"ca_cert"`
+	// TLSServerName is the name checked against Vault's certificate when
+	// it differs from Address's host.
+	TLSServerName string `yaml:"tls_server_name"`
+	// RefreshInterval is how often the secret is read again, so that a
+	// rotated value is picked up without a restart.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
 }
 
 // VaultAuth is how the bridge logs in to Vault.
@@ -202,6 +213,21 @@ type VaultAuth struct {
 	Mount string `yaml:"mount"`
 	// Role is the Kubernetes auth role, or the AppRole role id.
 	Role string `yaml:"role"`
+	// TokenFile holds the Vault token (token auth); empty reads the
+	// VAULT_TOKEN environment variable. Read again at every re-login, so
+	// an agent may rewrite it.
+	TokenFile string `yaml:"token_file"`
+	// RoleIDFile holds the AppRole role id, instead of Role.
+	RoleIDFile string `yaml:"role_id_file"`
+	// SecretIDFile holds the AppRole secret id; empty reads the
+	// VAULT_SECRET_ID environment variable.
+	SecretIDFile string `yaml:"secret_id_file"`
+	// Wrapped says the AppRole secret id is a response-wrapping token,
+	// unwrapped at the first login.
+	Wrapped bool `yaml:"wrapped"`
+	// TokenPath is the Kubernetes service-account JWT (kubernetes auth),
+	// read again at every login since the kubelet rotates it.
+	TokenPath string `yaml:"token_path"`
 }
 
 // Log configures log/slog.

@@ -110,13 +110,26 @@ func TestLoadValid(t *testing.T) {
 					},
 				},
 				Vault: config.Vault{
-					Address: "https://vault.example.com:8200",
-					Auth:    config.VaultAuth{Method: "kubernetes", Mount: "k8s-prod", Role: "bridge"},
-					KVMount: "kv",
-					Path:    "platform/bridge",
+					Address:         "https://vault.example.com:8200",
+					Auth:            config.VaultAuth{Method: "kubernetes", Mount: "k8s-prod", Role: "bridge", TokenPath: "/var/run/secrets/vault/token"},
+					KVMount:         "kv",
+					Path:            "platform/bridge",
+					Namespace:       "platform",
+					CACert:          "/etc/bridge/vault-ca.pem",
+					TLSServerName:   "vault.internal",
+					RefreshInterval: 10 * time.Minute,
 				},
 				Log: config.Log{Level: "debug", Format: "text"},
 			}
+		}},
+		{"vault_approle.yaml", func(c *config.Config) {
+			c.Vault.Address = "https://vault.example.com:8200"
+			c.Vault.Auth.Method = "approle"
+			c.Vault.Auth.Mount = "approle-bridge"
+			c.Vault.Auth.RoleIDFile = "/etc/bridge/vault/role-id"
+			c.Vault.Auth.SecretIDFile = "/etc/bridge/vault/wrapped-secret-id"
+			c.Vault.Auth.Wrapped = true
+			c.Vault.RefreshInterval = time.Minute
 		}},
 	}
 	for _, tt := range tests {
@@ -175,7 +188,11 @@ log.level: "loud" is not one of debug, info, warn, error`},
 		{"embedded_cluster.yaml", `nats.credentials: set, but nats.url is empty: the embedded server takes no credentials
 nats.data_dir: required: the embedded server (nats.url is empty) stores JetStream data there
 nats.replicas: must be 1 with the embedded server (nats.url is empty), got 3
-vault.auth.role: required for approle auth`},
+vault.auth.role: required for approle auth (the role id), or set vault.auth.role_id_file`},
+		{"vault_invalid.yaml", `vault.auth.role_id_file: only used with approle auth
+vault.auth.secret_id_file: only used with approle auth
+vault.auth.wrapped: only used with approle auth
+vault.refresh_interval: must be a positive duration, got 0s`},
 		{"url_credentials.yaml", `nats.url: must not hold credentials: use nats.credentials (a .creds file)
 github.api_url: must not hold credentials: the token is the GITHUB_TOKEN secret
 n8n.routes[0].url: must not hold credentials: use auth: basic and the N8N_AUTH secret
@@ -339,6 +356,22 @@ func TestValidate(t *testing.T) {
 			c.Vault.Address = "http://127.0.0.1:8200"
 			c.Vault.Auth.Method = "kubernetes"
 		}, `vault.auth.role: required for kubernetes auth`},
+		{"vault approle role id twice", func(c *config.Config) {
+			c.Vault.Address = "http://127.0.0.1:8200"
+			c.Vault.Auth.Method = "approle"
+			c.Vault.Auth.Role = "0c8e-role-id"
+			c.Vault.Auth.RoleIDFile = "/etc/bridge/role-id"
+		}, `vault.auth.role_id_file: set together with vault.auth.role: use one`},
+		{"vault kubernetes without token path", func(c *config.Config) {
+			c.Vault.Address = "http://127.0.0.1:8200"
+			c.Vault.Auth.Method = "kubernetes"
+			c.Vault.Auth.Role = "bridge"
+			c.Vault.Auth.TokenPath = " "
+		}, `vault.auth.token_path: required`},
+		{"vault token file with kubernetes", func(c *config.Config) {
+			c.Vault.Auth.Method = "kubernetes"
+			c.Vault.Auth.TokenFile = "/etc/bridge/token"
+		}, `vault.auth.token_file: only used with token auth`},
 		{"ignore without expiry", func(c *config.Config) {
 			c.Vulnerabilities.Ignore = []config.Ignored{{ID: "CVE-1"}, {ID: "CVE-2", Expires: "2030-12-31"}}
 		}, ""},

@@ -6,6 +6,10 @@ import (
 	"github.com/stoa-platform/bridge/pkg/event"
 )
 
+// DefaultServiceAccountTokenPath is where Kubernetes projects a pod's
+// service-account token: vault.auth.token_path's default.
+const DefaultServiceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
 // Default returns the built-in configuration: the bridge runs with it and no
 // file at all (embedded NATS storing in ./data, public API endpoints, sinks
 // in dry-run until their secrets are set). Load and Parse start from it, so
@@ -62,9 +66,13 @@ func Default() Config {
 			MinSeverity: "HIGH",
 		},
 		Vault: Vault{
-			Auth:    VaultAuth{Method: "token"},
-			KVMount: "secret",
-			Path:    "bridge",
+			Auth: VaultAuth{
+				Method:    "token",
+				TokenPath: DefaultServiceAccountTokenPath,
+			},
+			KVMount:         "secret",
+			Path:            "bridge",
+			RefreshInterval: 5 * time.Minute,
 		},
 		Log: Log{
 			Level:  "info",

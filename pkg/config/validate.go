@@ -211,12 +211,35 @@ func (c Config) validate() Errors {
 	if c.Vault.Address != "" {
 		ck.url("vault.address", c.Vault.Address, "use vault.auth", "http", "https")
 	}
-	ck.oneOf("vault.auth.method", c.Vault.Auth.Method, "token", "approle", "kubernetes")
-	if c.Vault.Address != "" && (c.Vault.Auth.Method == "approle" || c.Vault.Auth.Method == "kubernetes") && c.Vault.Auth.Role == "" {
-		ck.add("vault.auth.role", "required for %s auth", c.Vault.Auth.Method)
+	va := c.Vault.Auth
+	ck.oneOf("vault.auth.method", va.Method, "token", "approle", "kubernetes")
+	switch {
+	case c.Vault.Address == "":
+	case va.Method == "kubernetes" && va.Role == "":
+		ck.add("vault.auth.role", "required for kubernetes auth")
+	case va.Method == "approle" && va.Role == "" && va.RoleIDFile == "":
+		ck.add("vault.auth.role", "required for approle auth (the role id), or set vault.auth.role_id_file")
+	case va.Method == "approle" && va.Role != "" && va.RoleIDFile != "":
+		ck.add("vault.auth.role_id_file", "set together with vault.auth.role: use one")
+	}
+	if va.TokenFile != "" && va.Method != "token" {
+		ck.add("vault.auth.token_file", "only used with token auth")
+	}
+	if va.RoleIDFile != "" && va.Method != "approle" {
+		ck.add("vault.auth.role_id_file", "only used with approle auth")
+	}
+	if va.SecretIDFile != "" && va.Method != "approle" {
+		ck.add("vault.auth.secret_id_file", "only used with approle auth")
+	}
+	if va.Wrapped && va.Method != "approle" {
+		ck.add("vault.auth.wrapped", "only used with approle auth")
+	}
+	if va.Method == "kubernetes" {
+		ck.required("vault.auth.token_path", va.TokenPath)
 	}
 	ck.required("vault.kv_mount", c.Vault.KVMount)
 	ck.required("vault.path", c.Vault.Path)
+	ck.positive("vault.refresh_interval", c.Vault.RefreshInterval)
 
 	// log
 	ck.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")

@@ -27,6 +27,14 @@ type Metrics struct {
 	Pending        *prometheus.GaugeVec     // sink
 	// SilencesActive is the number of silences in force.
 	SilencesActive prometheus.Gauge
+
+	// Secrets from Vault.
+	SecretsVaultUp       prometheus.Gauge
+	SecretsRefreshErrors prometheus.Counter
+	SecretsLogins        prometheus.Counter
+	SecretsRenewals      prometheus.Counter
+	SecretsVersion       prometheus.Gauge
+	SecretsLastRead      prometheus.Gauge
 }
 
 // New returns the metric set, registered on reg together with the Go and
@@ -83,10 +91,35 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "bridge_silences_active",
 			Help: "Silences in force: events they match make no effect.",
 		}),
+		SecretsVaultUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bridge_secrets_vault_up",
+			Help: "1 when the last Vault login and secret read succeeded, 0 while Vault is unreachable or refuses them (the last secrets read are kept).",
+		}),
+		SecretsRefreshErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bridge_secrets_refresh_errors_total",
+			Help: "Failed Vault logins and secret reads.",
+		}),
+		SecretsLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bridge_secrets_vault_logins_total",
+			Help: "Successful Vault logins, the first and every re-login after a token could not be renewed further.",
+		}),
+		SecretsRenewals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bridge_secrets_vault_renewals_total",
+			Help: "Successful Vault token renewals.",
+		}),
+		SecretsVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bridge_secrets_kv_version",
+			Help: "KV v2 version of the secrets in use (0 before the first read).",
+		}),
+		SecretsLastRead: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bridge_secrets_last_read_timestamp_seconds",
+			Help: "Unix time of the last successful secret read from Vault.",
+		}),
 	}
 	reg.MustRegister(
 		m.Received, m.Published, m.Ignored, m.Rejected, m.IngestDuration, m.InFlight,
 		m.Actions, m.ActionDuration, m.Redeliveries, m.DeadLetters, m.Pending, m.SilencesActive,
+		m.SecretsVaultUp, m.SecretsRefreshErrors, m.SecretsLogins, m.SecretsRenewals, m.SecretsVersion, m.SecretsLastRead,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -555,7 +555,7 @@ func build(prefix, scanner string, art *bridgev1.Artifact, findings []*bridgev1.
 	for _, f := range findings {
 		counts[SeverityName(f.Severity)]++
 	}
-	ev := event.New(event.KindVulnerabilityFound, Source, art.Name, event.VulnerabilityKey(art.Name, digest(findings)), at)
+	ev := event.New(event.KindVulnerabilityFound, Source, art.Name, event.VulnerabilityKey(art.Name, digest(workloadOf(art), findings)), at)
 	ev.Data = &bridgev1.Event_VulnerabilityReport{VulnerabilityReport: &bridgev1.VulnerabilityReport{
 		Artifact:  art,
 		Findings:  findings,
@@ -654,9 +654,17 @@ func noFix(f *bridgev1.Finding) int {
 // id, package, versions, target and severity, length-prefixed so that no
 // two lists encode alike. Titles and links are left out: a reworded
 // advisory is not a new report.
-func digest(fs []*bridgev1.Finding) string {
+func digest(workload string, fs []*bridgev1.Finding) string {
 	h := sha256.New()
 	var b []byte
+	if workload != "" {
+		// The operator reports one image once per workload container, with
+		// the same findings: without the workload in the key, the stream
+		// would drop the second workload's report as a duplicate of the
+		// first, and the image's workload list would never grow.
+		b = binary.AppendUvarint(b, uint64(len(workload)))
+		h.Write(append(b, workload...))
+	}
 	for _, f := range fs {
 		b = b[:0]
 		for _, s := range [...]string{f.Id, f.Package, f.InstalledVersion, f.FixedVersion, f.Target} {
@@ -670,7 +678,15 @@ func digest(fs []*bridgev1.Finding) string {
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
-// image is a parsed image reference.
+// workloadOf identifies the workload container a report comes from, "" for
+// a report that names none (a CI scan).
+func workloadOf(a *bridgev1.Artifact) string {
+	if a.GetWorkload() == "" {
+		return ""
+	}
+	return a.GetNamespace() + "/" + a.GetWorkload() + "/" + a.GetContainer()
+}
+
 // reportImage names the image of a Trivy image report and finds its
 // registry digest. ArtifactName is what the user asked to scan, unless it
 // is an archive path (trivy image --input), when the image's own metadata
