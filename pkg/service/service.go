@@ -80,6 +80,25 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	if cfg.NATS.URL == "" && !o.Embedded {
 		return errors.New("nats.url: required when running a single service (only the all-in-one bridge embeds NATS)")
 	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+
+	// Secrets: Vault when vault.address is set, else the environment.
+	var vault *secrets.Vault
+	if o.Secrets == nil && cfg.Vault.Address != "" {
+		var err error
+		vault, err = secrets.NewVault(ctx, secrets.VaultOptions{
+			Config:  vaultConfig(cfg.Vault),
+			Env:     o.Env,
+			Logger:  log.With("component", "vault"),
+			Metrics: m,
+		})
+		if err != nil {
+			return err
+		}
+		o.Secrets = vault
+		log.Info("secrets from Vault KV v2", "address", cfg.Vault.Address, "mount", cfg.Vault.KVMount, "path", cfg.Vault.Path, "auth", cfg.Vault.Auth.Method)
+	}
 	prov := o.Secrets
 	if prov == nil {
 		prov = secrets.NewEnv(o.Env)
@@ -95,9 +114,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		log.Info("secrets from environment variables BRIDGE_SECRET_<NAME> (no vault.address set)",
 			"set", have, "missing", missing)
 	}
-
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
 
 	b, err := bus.Open(ctx, bus.Options{
 		URL:             cfg.NATS.URL,
@@ -133,6 +149,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 	defer wg.Wait()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if vault != nil {
+		notes.SetFunc("secrets", func(context.Context) string {
+			if ok, reason := vault.Status(); !ok {
+				return reason
+			}
+			return ""
+		})
+		wg.Go(func() {
+			if err := vault.Run(runCtx); err != nil && runCtx.Err() == nil {
+				cancel(fmt.Errorf("vault: %w", err))
+			}
+		})
+	}
 
 	if slices.Contains(o.Parts, Gateway) {
 		g := gateway.New(gateway.Options{
@@ -436,4 +465,28 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// vaultConfig copies the config's vault section into package secrets' own
+// mirror of it (secrets cannot import config: config imports secrets).
+func vaultConfig(c config.Vault) secrets.VaultConfig {
+	return secrets.VaultConfig{
+		Address: c.Address,
+		Auth: secrets.VaultAuth{
+			Method:       c.Auth.Method,
+			Mount:        c.Auth.Mount,
+			Role:         c.Auth.Role,
+			TokenFile:    c.Auth.TokenFile,
+			RoleIDFile:   c.Auth.RoleIDFile,
+			SecretIDFile: c.Auth.SecretIDFile,
+			Wrapped:      c.Auth.Wrapped,
+			TokenPath:    c.Auth.TokenPath,
+		},
+		KVMount:         c.KVMount,
+		Path:            c.Path,
+		Namespace:       c.Namespace,
+		CACert:          c.CACert,
+		TLSServerName:   c.TLSServerName,
+		RefreshInterval: c.RefreshInterval,
+	}
 }
