@@ -404,3 +404,30 @@ func (f *fixture) restore(m map[string]sink.Result) {
 	defer f.led.mu.Unlock()
 	f.led.m = maps.Clone(m)
 }
+
+// TestOutageSilencedRecovery: a silence that starts after the incident
+// ticket was opened does not leave it open: the silenced up still closes
+// it. A silenced down opens none.
+func TestOutageSilencedRecovery(t *testing.T) {
+	f := newOutageFixture(t)
+	now := downAt.Add(ticketAfter)
+	f.s = f.outageSink(ticketAfter, &now, true)
+	f.mustDeliver(t, downEvent())
+
+	now = downAt.Add(83 * time.Minute)
+	up := upEvent(83 * time.Minute)
+	r, err := f.s.DeliverSilenced(context.Background(), sink.Delivery{Event: up, Attempt: 1, Silenced: &sink.Silence{ID: "s1", Reason: "maintenance"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is := f.onlyIssue(t); r.Outcome != OutcomeClosed || is.StateType != lineartest.StateCompleted {
+		t.Errorf("silenced up: outcome %q, ticket state %s; want closed, completed", r.Outcome, is.StateType)
+	}
+
+	g := newOutageFixture(t)
+	g.s = g.outageSink(ticketAfter, &now, true)
+	r, err = g.s.DeliverSilenced(context.Background(), sink.Delivery{Event: downEvent(), Attempt: 1, Silenced: &sink.Silence{ID: "s1"}})
+	if err != nil || r.Outcome != sink.OutcomeSilenced || len(g.srv.Issues()) != 0 {
+		t.Errorf("silenced down: %+v, %v, %d issues; want silenced and none", r, err, len(g.srv.Issues()))
+	}
+}
