@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,13 +54,65 @@ func (r DeadLetterRecord) MarshalJSON() ([]byte, error) {
 // deadLetterBatch is how many dead letters one fetch asks for.
 const deadLetterBatch = 256
 
+// DeadLetterFilter selects dead letters. The zero filter selects every one.
+type DeadLetterFilter struct {
+	// Consumer selects the dead letters of one consumer ("" for all).
+	Consumer string
+	// Reason selects dead letters whose reason contains it, ignoring case.
+	Reason string
+	// OlderThan selects dead letters that failed more than this long ago
+	// (0: no bound).
+	OlderThan time.Duration
+	// NewerThan selects dead letters that failed less than this long ago
+	// (0: no bound).
+	NewerThan time.Duration
+	// Limit keeps only the newest Limit matching dead letters (all when
+	// Limit <= 0).
+	Limit int
+}
+
+// Match reports whether r passes every bound of f but Limit, its age
+// counted at now.
+func (f DeadLetterFilter) Match(r DeadLetterRecord, now time.Time) bool {
+	dl := r.DeadLetter
+	if f.Consumer != "" && dl.GetConsumer() != f.Consumer {
+		return false
+	}
+	if f.Reason != "" && !strings.Contains(strings.ToLower(dl.GetReason()), strings.ToLower(f.Reason)) {
+		return false
+	}
+	age := now.Sub(r.FailedAt())
+	if f.OlderThan > 0 && age <= f.OlderThan {
+		return false
+	}
+	if f.NewerThan > 0 && age >= f.NewerThan {
+		return false
+	}
+	return true
+}
+
+// FailedAt is when the consumer gave up on the event; when the dead
+// letter does not say, when it was stored.
+func (r DeadLetterRecord) FailedAt() time.Time {
+	if at := r.DeadLetter.GetFailedAt(); at != nil {
+		return at.AsTime()
+	}
+	return r.Stored
+}
+
 // DeadLetters returns the dead letters of consumer (of every consumer when
 // consumer is ""), oldest first, at most the newest limit of them (all when
 // limit <= 0).
 func (b *Bus) DeadLetters(ctx context.Context, consumer string, limit int) ([]DeadLetterRecord, error) {
+	return b.FindDeadLetters(ctx, DeadLetterFilter{Consumer: consumer, Limit: limit})
+}
+
+// FindDeadLetters returns the dead letters f selects, oldest first, their
+// age counted from now.
+func (b *Bus) FindDeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetterRecord, error) {
 	filter := event.DeadLetterWildcard(b.o.Prefix)
-	if consumer != "" {
-		filter = event.DeadLetterSubject(b.o.Prefix, consumer)
+	if f.Consumer != "" {
+		filter = event.DeadLetterSubject(b.o.Prefix, f.Consumer)
 	}
 	name := event.DeadLetterStream(b.o.Prefix)
 	// An ephemeral, unacknowledged, in-memory consumer: reading leaves no
@@ -83,6 +136,7 @@ func (b *Bus) DeadLetters(ctx context.Context, consumer string, limit int) ([]De
 		return nil, nil
 	}
 
+	now := time.Now()
 	var out []DeadLetterRecord
 	for {
 		batch, err := cons.FetchNoWait(deadLetterBatch)
@@ -97,9 +151,12 @@ func (b *Bus) DeadLetters(ctx context.Context, consumer string, limit int) ([]De
 				return nil, err
 			}
 			left = pending
+			if !f.Match(rec, now) {
+				continue
+			}
 			out = append(out, rec)
-			if limit > 0 && len(out) >= 2*limit {
-				out = append(out[:0:0], out[len(out)-limit:]...)
+			if f.Limit > 0 && len(out) >= 2*f.Limit {
+				out = append(out[:0:0], out[len(out)-f.Limit:]...)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
@@ -112,10 +169,56 @@ func (b *Bus) DeadLetters(ctx context.Context, consumer string, limit int) ([]De
 			return nil, fmt.Errorf("bus: read dead letters: %w", err)
 		}
 	}
-	if limit > 0 && len(out) > limit {
-		out = out[len(out)-limit:]
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
 	}
 	return out, nil
+}
+
+// DeadLetter returns dead letter seq, or ErrDeadLetterNotFound.
+func (b *Bus) DeadLetter(ctx context.Context, seq uint64) (DeadLetterRecord, error) {
+	_, rec, err := b.getDeadLetter(ctx, seq)
+	if err != nil {
+		return DeadLetterRecord{}, fmt.Errorf("bus: dead letter %d: %w", seq, err)
+	}
+	return rec, nil
+}
+
+// DeleteDeadLetter removes dead letter seq for good and returns what it
+// was, or ErrDeadLetterNotFound.
+func (b *Bus) DeleteDeadLetter(ctx context.Context, seq uint64) (DeadLetterRecord, error) {
+	stream, rec, err := b.getDeadLetter(ctx, seq)
+	if err == nil {
+		err = stream.DeleteMsg(ctx, seq)
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		// Removed by someone else since we read it.
+		err = ErrDeadLetterNotFound
+	}
+	if err != nil {
+		return DeadLetterRecord{}, fmt.Errorf("bus: delete dead letter %d: %w", seq, err)
+	}
+	return rec, nil
+}
+
+// getDeadLetter reads dead letter seq straight from the stream.
+func (b *Bus) getDeadLetter(ctx context.Context, seq uint64) (jetstream.Stream, DeadLetterRecord, error) {
+	stream, err := b.js.Stream(ctx, event.DeadLetterStream(b.o.Prefix))
+	if err != nil {
+		return nil, DeadLetterRecord{}, err
+	}
+	raw, err := stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, DeadLetterRecord{}, ErrDeadLetterNotFound
+	}
+	if err != nil {
+		return nil, DeadLetterRecord{}, err
+	}
+	dl := new(bridgev1.DeadLetter)
+	if err := proto.Unmarshal(raw.Data, dl); err != nil {
+		return nil, DeadLetterRecord{}, fmt.Errorf("decode: %w", err)
+	}
+	return stream, DeadLetterRecord{Sequence: raw.Sequence, Subject: raw.Subject, Stored: raw.Time, DeadLetter: dl}, nil
 }
 
 func decodeDeadLetter(msg jetstream.Msg) (DeadLetterRecord, uint64, error) {
@@ -141,21 +244,11 @@ func decodeDeadLetter(msg jetstream.Msg) (DeadLetterRecord, uint64, error) {
 // stream's dedupe would swallow the original one, and a Replay repeated
 // after a crash is stored once), HeaderReplayOf and HeaderReplayFor.
 func (b *Bus) Replay(ctx context.Context, seq uint64) error {
-	stream, err := b.js.Stream(ctx, event.DeadLetterStream(b.o.Prefix))
+	stream, rec, err := b.getDeadLetter(ctx, seq)
 	if err != nil {
 		return fmt.Errorf("bus: replay %d: %w", seq, err)
 	}
-	raw, err := stream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("bus: replay %d: %w", seq, ErrDeadLetterNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("bus: replay %d: %w", seq, err)
-	}
-	dl := new(bridgev1.DeadLetter)
-	if err := proto.Unmarshal(raw.Data, dl); err != nil {
-		return fmt.Errorf("bus: replay %d: decode: %w", seq, err)
-	}
+	dl := rec.DeadLetter
 	ev := dl.GetEvent()
 	if ev == nil {
 		return fmt.Errorf("bus: replay %d: the event was undecodable, nothing to replay", seq)

@@ -107,8 +107,16 @@ func (r *runner) handle(ctx context.Context, w *worker, j job) {
 			d.Silenced = &sink.Silence{ID: s.ID, Reason: s.Reason}
 		}
 	}
+	began := time.Now()
 	res, err := r.deliver(ctx, log, d)
 	switch {
+	case sink.IsUnauthorized(err) && r.refreshed(ctx, log, began):
+		if attempt >= r.c.MaxDeliver {
+			r.count(OutcomeTransient)
+			r.deadLetter(ctx, log, w, j, meta, maxDeliverPrefix+err.Error(), ReasonMaxDeliver, &cl)
+			return
+		}
+		r.retryRefreshed(ctx, log, w, msg, key, cl, err)
 	case err == nil:
 		if d.Silenced != nil {
 			log.Info("event silenced", "consumer", r.c.Name, "silence_id", d.Silenced.ID,
@@ -241,6 +249,35 @@ func (r *runner) retry(ctx context.Context, log *slog.Logger, w *worker, msg jet
 	default:
 		log.Debug("delivery failed again, will retry", "err", sink.Describe(err), "retry_in", delay)
 	}
+}
+
+// refreshed asks Consumer.Refresh whether the secrets changed since the
+// failed delivery began: then the refused credential was an old one.
+func (r *runner) refreshed(ctx context.Context, log *slog.Logger, began time.Time) bool {
+	if r.c.Refresh == nil {
+		return false
+	}
+	ctx, cancel := opContext(ctx)
+	defer cancel()
+	if r.c.Refresh(ctx, began) {
+		return true
+	}
+	log.Debug("credential refused; the secrets have not changed")
+	return false
+}
+
+// retryRefreshed redelivers, after the shortest backoff, an event whose
+// credential was refused while a newer one was read: the retry uses it.
+func (r *runner) retryRefreshed(ctx context.Context, log *slog.Logger, w *worker, msg jetstream.Msg, key string, cl ledger.Claim, err error) {
+	r.release(ctx, log, cl)
+	r.nak(msg, r.c.BackoffMin)
+	r.count(OutcomeTransient)
+	// Recorded as a failure, so that the delivery that follows logs
+	// "delivered after failures".
+	w.fail(key, err.Error())
+	// The error names the service's answer (invalid_auth, HTTP 401), never
+	// the credential: sinks scrub it.
+	log.Info("credential refused; secrets re-read, retrying", "err", err.Error(), "retry_in", r.c.BackoffMin)
 }
 
 // deadLetter stores a DeadLetter for the message and then terms it. If the

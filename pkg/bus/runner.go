@@ -98,6 +98,12 @@ type Consumer struct {
 	// sink gets them with Delivery.Silenced set through
 	// sink.SilenceKeeper, or not at all (outcome "silenced").
 	Silences Silencer
+	// Refresh, when set, reads the secrets again after the sink's service
+	// refused a credential (sink.IsUnauthorized), and reports whether they
+	// changed after since, when the failed delivery began. If they did,
+	// the event is retried soon with the new credential instead of being
+	// dead-lettered. Nil: a refused credential is permanent.
+	Refresh func(ctx context.Context, since time.Time) bool
 }
 
 // Silencer finds the silence in force that matches an event;

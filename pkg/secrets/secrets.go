@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"time"
 )
 
 // The secret names the bridge reads: Vault KV v2 fields under vault.path, or
@@ -35,6 +36,19 @@ var ErrNotFound = errors.New("secret not set")
 // rotated secret is picked up without a restart.
 type Provider interface {
 	Get(ctx context.Context, name string) (Secret, error)
+}
+
+// Refresher is a Provider that can read its secrets again on demand: after
+// a service refused a credential, the secret may have been rotated since
+// the last read. The environment is not one: a process's environment does
+// not change.
+type Refresher interface {
+	Provider
+	// Refresh reads the secrets now and reports whether any changed after
+	// since, by this read or an earlier one, so that every caller that
+	// failed with the old value learns of a rotation, not only the first
+	// to ask.
+	Refresh(ctx context.Context, since time.Time) (changed bool, err error)
 }
 
 const redacted = "[redacted]"

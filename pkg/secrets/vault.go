@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -108,6 +109,11 @@ type Vault struct {
 	readAt    time.Time // zero: never read
 	failing   error     // last failure, nil when the last attempt worked
 	downSince time.Time
+	// changedAt is when a read last found a new version or value, and
+	// readStarted when the last successful read was sent: both on the
+	// real clock (not now), for Refresh's since.
+	changedAt   time.Time
+	readStarted time.Time
 }
 
 // NewVault returns a Vault provider and tries once, within ctx, to log in
@@ -162,7 +168,9 @@ func NewVault(ctx context.Context, o VaultOptions) (*Vault, error) {
 		v.authMu.Lock()
 		v.pending, v.pendingAt = auth, time.Now()
 		v.authMu.Unlock()
-		err = v.Refresh(ctx)
+		v.readMu.Lock()
+		err = v.read(ctx)
+		v.readMu.Unlock()
 	} else {
 		v.failed(err)
 	}
@@ -193,12 +201,33 @@ func (v *Vault) Get(_ context.Context, name string) (Secret, error) {
 	return s, nil
 }
 
-// Refresh reads the secret now. Call it once after a service refused a
-// credential: the secret may have been rotated since the last read. On
-// failure the last good secrets stay in use.
-func (v *Vault) Refresh(ctx context.Context) error {
+// Refresh reads the secret now, and reports whether any value or the KV
+// version changed after since: by this read, or by an earlier one (the
+// periodic read, another caller's Refresh). Call it once after a service
+// refused a credential, with since the time the credential was read: the
+// secret may have been rotated meanwhile. Callers that fail together
+// share one read: a read sent after this call began answers them all.
+// On failure the last good secrets stay in use, and changed still tells
+// of a change an earlier read found.
+func (v *Vault) Refresh(ctx context.Context, since time.Time) (changed bool, err error) {
+	called := time.Now()
 	v.readMu.Lock()
 	defer v.readMu.Unlock()
+	v.mu.RLock()
+	fresh := v.failing == nil && v.readStarted.After(called)
+	v.mu.RUnlock()
+	if !fresh {
+		err = v.read(ctx)
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.changedAt.After(since), err
+}
+
+// read reads the secret and puts it in use; the caller holds readMu, so
+// that an older answer never replaces a newer one.
+func (v *Vault) read(ctx context.Context) error {
+	started := time.Now()
 	kv, err := v.client.KVv2(v.cfg.KVMount).Get(ctx, v.cfg.Path)
 	if err != nil {
 		err = fmt.Errorf("secrets: vault: reading %s/%s: %w", v.cfg.KVMount, v.cfg.Path, err)
@@ -226,10 +255,17 @@ func (v *Vault) Refresh(ctx context.Context) error {
 	now := v.now()
 
 	v.mu.Lock()
-	changed := v.readAt.IsZero() || version != v.version
+	// A value can change under the same version: a secret deleted with
+	// its metadata and written again starts over at version 1.
+	changed := v.readAt.IsZero() || version != v.version ||
+		!maps.EqualFunc(fields, v.fields, func(a, b Secret) bool { return a.Reveal() == b.Reveal() })
 	recovered := v.failing != nil && !v.readAt.IsZero()
 	v.fields, v.version, v.readAt = fields, version, now
 	v.failing, v.downSince = nil, time.Time{}
+	v.readStarted = started
+	if changed {
+		v.changedAt = time.Now()
+	}
 	v.mu.Unlock()
 
 	v.m.SecretsVaultUp.Set(1)
@@ -349,7 +385,9 @@ func (v *Vault) session(ctx context.Context, auth *api.Secret) {
 				v.log.Debug("vault: token renewed", "ttl", time.Duration(r.Secret.Auth.LeaseDuration)*time.Second)
 			}
 		case <-timer.C:
-			err := v.Refresh(ctx)
+			v.readMu.Lock()
+			err := v.read(ctx)
+			v.readMu.Unlock()
 			if err == nil {
 				retry.reset()
 				timer.Reset(v.cfg.RefreshInterval)
@@ -462,4 +500,7 @@ func sortedKeys(m map[string]Secret) []string {
 	return keys
 }
 
-var _ Provider = (*Vault)(nil)
+var (
+	_ Provider  = (*Vault)(nil)
+	_ Refresher = (*Vault)(nil)
+)

@@ -87,6 +87,12 @@ func (h *harness) put(data map[string]string) int {
 	return h.fake.Put("bridge", data)
 }
 
+// refresh reads the secret now, as after a refused credential.
+func (h *harness) refresh() error {
+	_, err := h.v.Refresh(context.Background(), time.Time{})
+	return err
+}
+
 func (h *harness) note(err error) error {
 	if err != nil {
 		h.mu.Lock()
@@ -352,7 +358,7 @@ func TestVaultRenewsShortToken(t *testing.T) {
 		map[string]string{"VAULT_SECRET_ID": sid})
 	waitFor(t, 10*time.Second, "two renewals", func() bool { return fake.Counts().Renewals >= 2 })
 	// Renewed past its first TTL, the same token still reads.
-	if err := h.note(h.v.Refresh(context.Background())); err != nil {
+	if err := h.note(h.refresh()); err != nil {
 		t.Errorf("Refresh after renewals = %v", err)
 	}
 	if n := fake.Counts().Logins["approle"]; n != 1 {
@@ -381,7 +387,7 @@ func TestVaultReloginWhenTokenCannotBeRenewed(t *testing.T) {
 		waitFor(t, 10*time.Second, "two re-logins", func() bool { return fake.Counts().Logins["approle"] >= 3 })
 		want := allSecrets("2")
 		h.put(want)
-		if err := h.note(h.v.Refresh(context.Background())); err != nil {
+		if err := h.note(h.refresh()); err != nil {
 			t.Fatalf("Refresh after re-login = %v", err)
 		}
 		if got := h.get(secrets.SlackBotToken); got != want[secrets.SlackBotToken] {
@@ -411,7 +417,7 @@ func TestVaultReloginWhenTokenCannotBeRenewed(t *testing.T) {
 		})
 		want := allSecrets("2")
 		h.put(want)
-		if err := h.note(h.v.Refresh(context.Background())); err != nil {
+		if err := h.note(h.refresh()); err != nil {
 			t.Fatalf("Refresh after the first token expired = %v", err)
 		}
 		if got := h.get(secrets.GitHubToken); got != want[secrets.GitHubToken] {
@@ -445,7 +451,7 @@ func TestVaultRotation(t *testing.T) {
 	if got := h.get(secrets.SlackBotToken); got != allSecrets("1")[secrets.SlackBotToken] {
 		t.Errorf("Get before Refresh = %q, want the first version", got)
 	}
-	if err := h.note(h.v.Refresh(context.Background())); err != nil {
+	if err := h.note(h.refresh()); err != nil {
 		t.Fatalf("Refresh = %v", err)
 	}
 	if got := h.get(secrets.SlackBotToken); got != "xoxb-rotated-2" {
@@ -459,6 +465,96 @@ func TestVaultRotation(t *testing.T) {
 	}
 }
 
+// Relies on: a KV v2 write making a new version that the next read gets,
+// and a stopped Vault refusing connections. Refresh's changed answers "did
+// the secrets change after since", whoever's read found it.
+func TestVaultRefreshReportsChange(t *testing.T) {
+	tests := []struct {
+		name string
+		// act runs between since and the Refresh under test.
+		act         func(t *testing.T, h *harness)
+		wantChanged bool
+		wantErr     bool
+	}{
+		{name: "nothing written", act: func(*testing.T, *harness) {}},
+		{name: "new version", wantChanged: true, act: func(_ *testing.T, h *harness) {
+			h.put(allSecrets("2"))
+		}},
+		{name: "same values written again", wantChanged: true, act: func(_ *testing.T, h *harness) {
+			// A new KV version is a change even with the same values: the
+			// operator meant something by it.
+			h.put(allSecrets("1"))
+		}},
+		{name: "found by an earlier read", wantChanged: true, act: func(t *testing.T, h *harness) {
+			h.put(allSecrets("2"))
+			if _, err := h.v.Refresh(context.Background(), time.Now()); err != nil {
+				t.Fatalf("first Refresh = %v", h.note(err))
+			}
+		}},
+		{name: "Vault down after an earlier read found it", wantChanged: true, wantErr: true, act: func(t *testing.T, h *harness) {
+			h.put(allSecrets("2"))
+			if err := h.note(h.refresh()); err != nil {
+				t.Fatalf("first Refresh = %v", err)
+			}
+			h.fake.Stop()
+		}},
+		{name: "Vault down, nothing read", wantErr: true, act: func(_ *testing.T, h *harness) {
+			h.fake.Stop()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := vaulttest.New(t)
+			h := newHarness(t, fake)
+			h.put(allSecrets("1"))
+			h.start(secrets.VaultConfig{RefreshInterval: time.Hour}, map[string]string{"VAULT_TOKEN": fake.RootToken()})
+			since := time.Now()
+			tt.act(t, h)
+			changed, err := h.v.Refresh(context.Background(), since)
+			if (h.note(err) != nil) != tt.wantErr {
+				t.Errorf("Refresh error = %v, want error %v", err, tt.wantErr)
+			}
+			if changed != tt.wantChanged {
+				t.Errorf("Refresh changed = %v, want %v", changed, tt.wantChanged)
+			}
+		})
+	}
+
+	t.Run("callers failing together all learn of it", func(t *testing.T) {
+		t.Parallel()
+		fake := vaulttest.New(t)
+		h := newHarness(t, fake)
+		h.put(allSecrets("1"))
+		h.start(secrets.VaultConfig{RefreshInterval: time.Hour}, map[string]string{"VAULT_TOKEN": fake.RootToken()})
+		since := time.Now()
+		want := allSecrets("2")
+		h.put(want)
+		reads := fake.Counts().KVReadsOf("bridge")
+		const callers = 8
+		var wg sync.WaitGroup
+		results := make([]bool, callers)
+		for i := range callers {
+			wg.Go(func() {
+				changed, err := h.v.Refresh(context.Background(), since)
+				results[i] = changed && h.note(err) == nil
+			})
+		}
+		wg.Wait()
+		for i, ok := range results {
+			if !ok {
+				t.Errorf("caller %d: Refresh did not report the change", i)
+			}
+		}
+		if n := fake.Counts().KVReadsOf("bridge") - reads; n < 1 || n > callers {
+			t.Errorf("%d KV reads for %d callers, want 1 to %d", n, callers, callers)
+		}
+		if got := h.get(secrets.SlackBotToken); got != want[secrets.SlackBotToken] {
+			t.Errorf("Get after Refresh = %q, want the new version", got)
+		}
+	})
+}
+
 // Relies on: a stopped Vault refusing connections.
 func TestVaultDownKeepsLastGood(t *testing.T) {
 	fake := vaulttest.New(t)
@@ -467,7 +563,7 @@ func TestVaultDownKeepsLastGood(t *testing.T) {
 	h.put(want)
 	h.start(secrets.VaultConfig{RefreshInterval: time.Hour}, map[string]string{"VAULT_TOKEN": fake.RootToken()})
 	fake.Stop()
-	if err := h.note(h.v.Refresh(context.Background())); err == nil {
+	if err := h.note(h.refresh()); err == nil {
 		t.Fatal("Refresh with Vault stopped = nil, want an error")
 	}
 	if got := h.get(secrets.SlackBotToken); got != want[secrets.SlackBotToken] {

@@ -72,6 +72,12 @@ type Options struct {
 	// Ready, if set, is called with the HTTP address once the service
 	// listens and its consumers have started (tests).
 	Ready func(addr string)
+	// Version is the binary's version, stamped at build time with
+	// -ldflags -X; Main prints it for --version and logs it at start.
+	// Empty means "dev".
+	Version string
+	// Stdout receives Main's --version output; nil means Main's stderr.
+	Stdout io.Writer
 }
 
 // Run starts the parts and blocks until ctx is cancelled, then shuts them
@@ -113,6 +119,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		}
 		log.Info("secrets from environment variables BRIDGE_SECRET_<NAME> (no vault.address set)",
 			"set", have, "missing", missing)
+	}
+	refresh := authRefresh(prov, log)
+	if refresh != nil {
+		log.Info("secrets are read again when Slack, Linear, n8n or GitHub refuses a credential")
 	}
 
 	b, err := bus.Open(ctx, bus.Options{
@@ -236,6 +246,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		w := watcher.New(watcher.Options{
 			APIURL:    cfg.GitHub.APIURL,
 			Token:     token,
+			Refresh:   refresh,
 			Inventory: inv,
 			Interval:  cfg.GitHub.PollInterval,
 			State:     state,
@@ -284,6 +295,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			linearKinds = append(linearKinds, event.KindCheckDown, event.KindCheckUp)
 		}
 		consumer := consumerFor(cfg.Consumer, string(LinearTicketer), linearKinds, s, l, log, m, silences)
+		consumer.Refresh = refresh
 		wg.Go(func() {
 			if err := b.Run(runCtx, consumer); err != nil {
 				cancel(fmt.Errorf("%s: %w", LinearTicketer, err))
@@ -332,6 +344,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 			kinds = append(kinds, event.KindReleasePublished)
 		}
 		consumer := consumerFor(cfg.Consumer, string(SlackNotifier), kinds, s, l, log, m, silences)
+		consumer.Refresh = refresh
 		wg.Go(func() {
 			if err := b.Run(runCtx, consumer); err != nil {
 				cancel(fmt.Errorf("%s: %w", SlackNotifier, err))
@@ -416,6 +429,7 @@ func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger
 		return nil
 	}
 	auth := func(ctx context.Context) (secrets.Secret, error) { return prov.Get(ctx, secrets.N8NAuth) }
+	refresh := authRefresh(prov, log)
 	for _, r := range routes {
 		name := n8n.Name + "-" + r.ID()
 		s := n8n.New(n8n.Options{
@@ -424,6 +438,7 @@ func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger
 			Logger: log.With("sink", name),
 		})
 		consumer := consumerFor(cfg.Consumer, name, nil, s, l, log, m, sil)
+		consumer.Refresh = refresh
 		log.Info("n8n route", "consumer", name, "subject", r.Subject, "filter", r.Filter, "auth", r.Auth)
 		wg.Go(func() {
 			if err := b.Run(ctx, consumer); err != nil {
@@ -432,6 +447,24 @@ func runN8N(ctx context.Context, cfg config.Config, b *bus.Bus, l *ledger.Ledger
 		})
 	}
 	return nil
+}
+
+// authRefresh returns the hook that reads the secrets again after a service
+// refused a credential (bus.Consumer.Refresh, watcher.Options.Refresh), or
+// nil when prov cannot (the environment does not change).
+func authRefresh(prov secrets.Provider, log *slog.Logger) func(context.Context, time.Time) bool {
+	r, ok := prov.(secrets.Refresher)
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, since time.Time) bool {
+		changed, err := r.Refresh(ctx, since)
+		if err != nil {
+			// Vault's error names the path, never a value.
+			log.Warn("secrets not read again after a refused credential", "err", err)
+		}
+		return changed
+	}
 }
 
 // loadInventory reads the inventory file, or the built-in one when path is "".

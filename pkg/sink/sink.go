@@ -95,11 +95,24 @@ func Wait(reason string, after time.Duration) error {
 	return &classified{err: errors.New(reason), after: after, wait: true}
 }
 
+// Unauthorized marks err as the service refusing the credential the sink
+// sent (a revoked or rotated token, a wrong key). It is permanent, unless
+// the runner can read the secrets again and finds them changed since the
+// delivery began (bus.Consumer.Refresh): then the event is retried with
+// the new credential instead of being dead-lettered.
+func Unauthorized(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &classified{err: err, permanent: true, unauthorized: true}
+}
+
 type classified struct {
-	err       error
-	permanent bool
-	wait      bool
-	after     time.Duration
+	err          error
+	permanent    bool
+	wait         bool
+	unauthorized bool
+	after        time.Duration
 }
 
 func (c *classified) Error() string { return c.err.Error() }
@@ -109,6 +122,13 @@ func (c *classified) Unwrap() error { return c.err }
 func IsPermanent(err error) bool {
 	var c *classified
 	return errors.As(err, &c) && c.permanent
+}
+
+// IsUnauthorized reports whether err, or an error it wraps, was marked
+// Unauthorized.
+func IsUnauthorized(err error) bool {
+	var c *classified
+	return errors.As(err, &c) && c.unauthorized
 }
 
 // IsWait reports whether err was made by Wait.

@@ -21,7 +21,8 @@
 // A tool whose poll fails (GitHub unreachable, a 5xx, a bad token…) is
 // logged once per change of error, listed by Unreachable, and polled again
 // with an exponential back-off capped at the interval; the other tools are
-// polled as usual.
+// polled as usual. A 401 first has the secrets read again (Options.Refresh)
+// and, when GITHUB_TOKEN changed, the poll made once more at once.
 package watcher
 
 import (
@@ -106,7 +107,12 @@ type Options struct {
 	// Token returns GITHUB_TOKEN, sent as "Authorization: Bearer", read at
 	// every request so a rotation needs no restart. Nil, or an error
 	// matching secrets.ErrNotFound, means unauthenticated requests.
-	Token     func(ctx context.Context) (secrets.Secret, error)
+	Token func(ctx context.Context) (secrets.Secret, error)
+	// Refresh, when set, reads the secrets again after GitHub refused the
+	// token (401), and reports whether they changed after since, when the
+	// poll began; if they did the poll is made once more, with the new
+	// token. Nil: a 401 waits for the next poll.
+	Refresh   func(ctx context.Context, since time.Time) bool
 	Inventory *inventory.Inventory
 	// Interval is how often each tool is polled (github.poll_interval);
 	// DefaultInterval when zero.
@@ -299,7 +305,12 @@ func (w *Watcher) Unreachable() []string {
 // pollTool polls one tool and keeps its problem record: logged once per
 // change of error, cleared (and logged) on the first success.
 func (w *Watcher) pollTool(ctx context.Context, t *tracked) error {
+	began := time.Now()
 	err := w.poll(ctx, t)
+	if refused(err) && w.refreshed(ctx, began) {
+		w.log.Info("github refused the token; secrets re-read, polling again", "tool", t.tool.Name, "repo", t.repo)
+		err = w.poll(ctx, t)
+	}
 	if ctx.Err() != nil {
 		return err // shutting down: not the tool's problem
 	}
@@ -329,6 +340,23 @@ func (w *Watcher) pollTool(ctx context.Context, t *tracked) error {
 		}
 	}
 	return err
+}
+
+// refused reports whether GitHub refused the token: 401 Bad credentials.
+func refused(err error) bool {
+	er, ok := errors.AsType[*gh.ErrorResponse](err)
+	return ok && er.Response != nil && er.Response.StatusCode == http.StatusUnauthorized
+}
+
+// refreshed asks Options.Refresh whether the secrets changed since began:
+// then the refused token was an old one.
+func (w *Watcher) refreshed(ctx context.Context, began time.Time) bool {
+	if w.o.Refresh == nil || ctx.Err() != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	return w.o.Refresh(ctx, began)
 }
 
 // unreachable tells GitHub's absence (transport error, timeout, 5xx) from

@@ -73,7 +73,8 @@ func (c *client) call(ctx context.Context, op string, fn func(ctx context.Contex
 
 // Linear GraphQL error codes (extensions.code) the sink acts on.
 const (
-	codeRateLimited = "RATELIMITED"
+	codeRateLimited    = "RATELIMITED"
+	codeAuthentication = "AUTHENTICATION_ERROR"
 )
 
 // transientCodes are the error codes worth a retry besides RATELIMITED:
@@ -105,8 +106,9 @@ func (e *apiError) Error() string { return e.msg }
 func (e *apiError) Unwrap() error { return e.err }
 
 // fail describes and classifies the error of one call: RATELIMITED, 429,
-// 5xx, a transport error or an unreadable answer are transient; any other
-// GraphQL error (validation, INVALID_INPUT, authentication) is permanent.
+// 5xx, a transport error or an unreadable answer are transient; a refused
+// key (401, AUTHENTICATION_ERROR) is sink.Unauthorized; any other GraphQL
+// error (validation, INVALID_INPUT) is permanent.
 func (c *client) fail(op string, h http.Header, err error) error {
 	var (
 		he   *graphql.HTTPError
@@ -163,6 +165,9 @@ func (c *client) fail(op string, h http.Header, err error) error {
 		return sink.Transient(e, c.rateLimitWait(h))
 	case e.status >= 500, transientCodes[e.code]:
 		return sink.Transient(e, 0)
+	case e.status == http.StatusUnauthorized || e.code == codeAuthentication:
+		// The key was refused: the secrets may hold a rotated one.
+		return sink.Unauthorized(e)
 	case e.status != 0 || len(list) > 0:
 		return sink.Permanent(e)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -441,8 +442,28 @@ func TestPermanentErrors(t *testing.T) {
 		if !sink.IsPermanent(err) || !strings.Contains(err.Error(), "HTTP 401") {
 			t.Fatalf("Deliver = %v, want permanent HTTP 401", sink.Describe(err))
 		}
+		if !sink.IsUnauthorized(err) {
+			t.Errorf("IsUnauthorized(%v) = false: the runner would not re-read a rotated key", err)
+		}
 		if strings.Contains(err.Error(), wrong) {
 			t.Errorf("error %q has the key", err)
+		}
+	})
+	t.Run("authentication error in a 200", func(t *testing.T) {
+		// A proxy or gateway may answer 200 with the GraphQL error alone:
+		// the code decides.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"data":null,"errors":[{"message":"Authentication required, not authenticated",` +
+				`"extensions":{"type":"authentication error","code":"AUTHENTICATION_ERROR","userError":true}}]}`))
+		}))
+		defer srv.Close()
+		cl := newClient(srv.URL, secrets.New("lin_api_whatever"), http.DefaultClient, 5*time.Second, time.Now)
+		err := cl.call(context.Background(), "issue", func(ctx context.Context) error {
+			return cl.gql.MakeRequest(ctx, &graphql.Request{Query: `query Q { viewer { id } }`, OpName: "Q"}, &graphql.Response{})
+		})
+		if !sink.IsPermanent(err) || !sink.IsUnauthorized(err) {
+			t.Fatalf("call = %v, want permanent and unauthorized", sink.Describe(err))
 		}
 	})
 	t.Run("unknown team", func(t *testing.T) {
@@ -461,6 +482,9 @@ func TestPermanentErrors(t *testing.T) {
 		})
 		if !sink.IsPermanent(err) || !strings.Contains(err.Error(), "titel") || !strings.Contains(err.Error(), "GRAPHQL_VALIDATION_FAILED") {
 			t.Fatalf("call = %v, want permanent with Linear's message", sink.Describe(err))
+		}
+		if sink.IsUnauthorized(err) {
+			t.Errorf("IsUnauthorized(%v) = true, want false", err)
 		}
 	})
 	t.Run("not a release", func(t *testing.T) {

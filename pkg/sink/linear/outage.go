@@ -173,27 +173,39 @@ func (s *Sink) recordedOutage(ctx context.Context, checkID string) (outageState,
 }
 
 // slackThread returns the link to the Slack alert of the outage that
-// began at downAt, or "" when the slack-notifier recorded none (it runs
-// dry, elsewhere, or not yet): the ticket does not wait for it.
-func (s *Sink) slackThread(ctx context.Context, checkID string, downAt time.Time) (link, downAtText string, err error) {
+// began at downAt. It is "" when the slack-notifier recorded no alert for
+// it: pending says it recorded none at all yet (it may be slower than
+// ticket_after, or not run), as opposed to one without a link (dry-run).
+func (s *Sink) slackThread(ctx context.Context, checkID string, downAt time.Time) (link string, pending bool, err error) {
 	if s.lookup == nil {
-		return "", "", nil
+		return "", false, nil
 	}
 	r, ok, err := s.lookup.Result(ctx, slackAlertKey(checkID))
 	if err != nil {
-		return "", "", sink.Transient(fmt.Errorf("linear: read the Slack alert of check %s: %w", checkID, err), 0)
+		return "", false, sink.Transient(fmt.Errorf("linear: read the Slack alert of check %s: %w", checkID, err), 0)
+	}
+	if !ok {
+		return "", true, nil
 	}
 	f := r.Fields
-	channel, ts := f["channel"], f["ts"]
-	if !ok || channel == "" || ts == "" || ts == "dry-run" || strings.ContainsAny(channel+ts, "/?# ") {
-		return "", "", nil
-	}
 	if at, err := time.Parse(time.RFC3339, f["down_at"]); err == nil && !at.Equal(downAt) {
-		// The alert of another outage.
-		return "", "", nil
+		// The alert of another outage: this one's is not recorded yet.
+		return "", true, nil
 	}
-	return SlackThreadURL(channel, ts), f["down_at"], nil
+	channel, ts := f["channel"], f["ts"]
+	if channel == "" || ts == "" || ts == "dry-run" || strings.ContainsAny(channel+ts, "/?# ") {
+		return "", false, nil
+	}
+	return SlackThreadURL(channel, ts), false, nil
 }
+
+// slackGrace bounds how long past ticket_after an incident ticket waits
+// for the Slack alert it links, in steps of slackWaitStep: a few
+// redeliveries, well within consumer.max_deliver.
+const (
+	slackGrace    = 20 * time.Second
+	slackWaitStep = 5 * time.Second
+)
 
 // SlackThreadURL is the permalink of the Slack message ts in channel:
 // "https://slack.com/archives/<channel>/p<ts without the dot>".
@@ -233,9 +245,15 @@ func (s *Sink) checkDown(ctx context.Context, d sink.Delivery) (sink.Result, err
 		return sink.Result{}, sink.Wait(fmt.Sprintf("linear: the outage ticket of check %s is due at %s", id, due.Format(time.RFC3339)), wait)
 	}
 
-	slackLink, _, err := s.slackThread(ctx, id, at)
+	slackLink, pending, err := s.slackThread(ctx, id, at)
 	if err != nil {
 		return sink.Result{}, err
+	}
+	if pending && s.now().Before(due.Add(slackGrace)) {
+		// The ticket links the Slack thread people are already in; give
+		// a busy slack-notifier a little time to record its alert. Where
+		// none runs, the ticket is only slackGrace late.
+		return sink.Result{}, sink.Wait(fmt.Sprintf("linear: the outage ticket of check %s waits for its Slack alert", id), slackWaitStep)
 	}
 	t := renderIncident(c, at, s.ticketAfter, slackLink)
 	cl, err := s.client(ctx)

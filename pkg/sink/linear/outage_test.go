@@ -129,11 +129,19 @@ func TestOutageWaitsUntilDue(t *testing.T) {
 	if n := f.srv.Requests(); n != 0 {
 		t.Errorf("%d requests to Linear, want 0", n)
 	}
-	// Redelivered when due: the ticket.
+	// Redelivered when due, with no Slack alert recorded yet: a short
+	// wait for it, so the ticket can link the thread.
 	now = downAt.Add(ticketAfter)
-	r, err := f.deliver(t, s, downEvent(), 2, true)
+	_, err = f.deliver(t, s, downEvent(), 2, true)
+	if !sink.IsWait(err) || sink.RetryAfter(err) != slackWaitStep {
+		t.Fatalf("when due without a Slack alert: %v, want a Wait of %s", err, slackWaitStep)
+	}
+	// Past the grace, still none (no slack-notifier runs): the ticket
+	// without the link.
+	now = downAt.Add(ticketAfter + slackGrace)
+	r, err := f.deliver(t, s, downEvent(), 3, true)
 	if err != nil || r.Outcome != OutcomeCreated {
-		t.Fatalf("when due: %+v, %v", r, err)
+		t.Fatalf("past the grace: %+v, %v", r, err)
 	}
 	f.onlyIssue(t)
 }
@@ -157,7 +165,7 @@ func TestOutageTicket(t *testing.T) {
 			if tt.slackAlert {
 				f.recordSlackAlert(tt.slackAt)
 			}
-			now := downAt.Add(ticketAfter + time.Second)
+			now := downAt.Add(ticketAfter + slackGrace)
 			f.s = f.outageSink(ticketAfter, &now, true)
 			r := f.mustDeliver(t, downEvent())
 			is := f.onlyIssue(t)
@@ -341,7 +349,7 @@ func TestOutageUpFindsUnrecordedTicket(t *testing.T) {
 
 func TestOutageDryRun(t *testing.T) {
 	f := newOutageFixture(t)
-	now := downAt.Add(ticketAfter)
+	now := downAt.Add(ticketAfter + slackGrace)
 	s := f.outageSink(ticketAfter, &now, false)
 	s.log = f.sink(nil).log
 	r, err := f.deliver(t, s, downEvent(), 2, false)
@@ -410,7 +418,7 @@ func (f *fixture) restore(m map[string]sink.Result) {
 // it. A silenced down opens none.
 func TestOutageSilencedRecovery(t *testing.T) {
 	f := newOutageFixture(t)
-	now := downAt.Add(ticketAfter)
+	now := downAt.Add(ticketAfter + slackGrace)
 	f.s = f.outageSink(ticketAfter, &now, true)
 	f.mustDeliver(t, downEvent())
 

@@ -12,8 +12,9 @@
 // Answers: 2xx is success; 404 (n8n's "The requested webhook \"POST
 // <path>\" is not registered.": the workflow is inactive or gone) and
 // every other 4xx but 429 are permanent, with n8n's message as the
-// reason; 429 and 503 keep Retry-After; other 5xx, timeouts and transport
-// errors are transient.
+// reason (401 and 403, a refused N8N_AUTH, are sink.Unauthorized); 429 and
+// 503 keep Retry-After; other 5xx, timeouts and transport errors are
+// transient.
 //
 // A route that needs auth while N8N_AUTH is not set runs dry: the sink
 // logs what it would POST. N8N_AUTH is the header value for header auth,
@@ -281,6 +282,10 @@ func (s *Sink) post(ctx context.Context, ev *event.Event, r Route, cred secrets.
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return 0, sink.Transient(e, retryAfter(resp.Header.Get("Retry-After"), time.Now()))
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		// n8n's webhook auth: 401 "Authorization is required!", 403
+		// "Authorization data is wrong!". N8N_AUTH may have been rotated.
+		return 0, sink.Unauthorized(e)
 	default:
 		return 0, sink.Permanent(e)
 	}

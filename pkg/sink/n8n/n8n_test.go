@@ -149,8 +149,8 @@ func TestDeliverBasicAuth(t *testing.T) {
 
 	s = n8n.New(n8n.Options{Routes: []n8n.Route{route}, Auth: authFunc("bridge:n0t-the-pa55")})
 	_, err := s.Deliver(context.Background(), sink.Delivery{Event: down(), Attempt: 1})
-	if !sink.IsPermanent(err) || !strings.Contains(err.Error(), "Authorization data is wrong!") {
-		t.Errorf("Deliver with a wrong password = %v, want permanent with n8n's message", err)
+	if !sink.IsPermanent(err) || !sink.IsUnauthorized(err) || !strings.Contains(err.Error(), "Authorization data is wrong!") {
+		t.Errorf("Deliver with a wrong password = %v, want permanent and unauthorized with n8n's message", err)
 	}
 	if strings.Contains(err.Error(), "n0t-the-pa55") {
 		t.Errorf("error leaks the credential: %v", err)
@@ -198,27 +198,28 @@ func TestDeliverClassifiesFakeAnswers(t *testing.T) {
 
 func TestStatusClass(t *testing.T) {
 	tests := []struct {
-		status     int
-		retryAfter string
-		wantOK     bool
-		permanent  bool
-		after      time.Duration
+		status       int
+		retryAfter   string
+		wantOK       bool
+		permanent    bool
+		after        time.Duration
+		unauthorized bool
 	}{
-		{200, "", true, false, 0},
-		{202, "", true, false, 0},
-		{204, "", true, false, 0},
-		{400, "", false, true, 0},
-		{401, "", false, true, 0},
-		{403, "", false, true, 0},
-		{404, "", false, true, 0},
-		{409, "", false, true, 0},
-		{413, "", false, true, 0},
-		{429, "", false, false, 0},
-		{429, "7", false, false, 7 * time.Second},
-		{500, "", false, false, 0},
-		{502, "", false, false, 0},
-		{503, "30", false, false, 30 * time.Second},
-		{504, "", false, false, 0},
+		{200, "", true, false, 0, false},
+		{202, "", true, false, 0, false},
+		{204, "", true, false, 0, false},
+		{400, "", false, true, 0, false},
+		{401, "", false, true, 0, true},
+		{403, "", false, true, 0, true},
+		{404, "", false, true, 0, false},
+		{409, "", false, true, 0, false},
+		{413, "", false, true, 0, false},
+		{429, "", false, false, 0, false},
+		{429, "7", false, false, 7 * time.Second, false},
+		{500, "", false, false, 0, false},
+		{502, "", false, false, 0, false},
+		{503, "30", false, false, 30 * time.Second, false},
+		{504, "", false, false, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.status)+tt.retryAfter, func(t *testing.T) {
@@ -232,6 +233,9 @@ func TestStatusClass(t *testing.T) {
 			defer srv.Close()
 			s := n8n.New(n8n.Options{Routes: []n8n.Route{{Subject: ">", URL: srv.URL + "/webhook/x"}}})
 			_, err := s.Deliver(context.Background(), sink.Delivery{Event: down(), Attempt: 1})
+			if sink.IsUnauthorized(err) != tt.unauthorized {
+				t.Errorf("status %d: IsUnauthorized(%v) = %v, want %v", tt.status, err, !tt.unauthorized, tt.unauthorized)
+			}
 			if (err == nil) != tt.wantOK || sink.IsPermanent(err) != tt.permanent || sink.RetryAfter(err) != tt.after {
 				t.Errorf("status %d: Deliver = %v (permanent %v, after %s), want ok=%v permanent=%v after=%s",
 					tt.status, err, sink.IsPermanent(err), sink.RetryAfter(err), tt.wantOK, tt.permanent, tt.after)

@@ -52,6 +52,9 @@ func Run(t *testing.T, s Suite) {
 		{"502 from a proxy", 502, nil, "<html><body>Bad Gateway</body></html>", 0, "transient"},
 		{"503", 503, nil, "Service Unavailable", 0, "transient"},
 		{"429 with Retry-After", 429, http.Header{"Retry-After": {"7"}}, `{"error":"rate limited"}`, 7 * time.Second, "transient"},
+		// A refused credential: the runner may re-read the secrets and
+		// retry with a rotated one.
+		{"401", 401, nil, `{"message":"Unauthorized"}`, 0, "unauthorized"},
 	}
 	for _, a := range answers {
 		t.Run(a.name, func(t *testing.T) {
@@ -109,6 +112,9 @@ func check(t *testing.T, err error, class string) {
 }
 
 func classOf(err error) string {
+	if sink.IsUnauthorized(err) && sink.IsPermanent(err) {
+		return "unauthorized"
+	}
 	if sink.IsPermanent(err) {
 		return "permanent"
 	}

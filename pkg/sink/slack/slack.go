@@ -404,6 +404,16 @@ var transientCodes = map[string]bool{
 	"request_timeout":     true,
 }
 
+// Slack error codes that refuse the token itself: a rotated or revoked
+// one, which the secrets may hold a newer value of.
+var authCodes = map[string]bool{
+	"invalid_auth":     true,
+	"not_authed":       true,
+	"token_revoked":    true,
+	"token_expired":    true,
+	"account_inactive": true,
+}
+
 // fail describes and classifies the error of one API call. Its text is a
 // dead-letter reason: one line, "slack: chat.postMessage to C123:
 // channel_not_found", never the token.
@@ -437,13 +447,19 @@ func (c *client) fail(call, channel string, err error) error {
 	case rl != nil:
 		return sink.Transient(e, rl.RetryAfter)
 	case sc.Code != 0:
-		if sc.Code == http.StatusTooManyRequests || sc.Code >= 500 {
+		switch {
+		case sc.Code == http.StatusTooManyRequests || sc.Code >= 500:
 			return sink.Transient(e, 0)
+		case sc.Code == http.StatusUnauthorized:
+			return sink.Unauthorized(e)
 		}
 		return sink.Permanent(e)
 	case se.Err != "":
-		if transientCodes[se.Err] {
+		switch {
+		case transientCodes[se.Err]:
 			return sink.Transient(e, 0)
+		case authCodes[se.Err]:
+			return sink.Unauthorized(e)
 		}
 		return sink.Permanent(e)
 	}

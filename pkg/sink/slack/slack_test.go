@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -802,6 +803,9 @@ func TestStatusTable(t *testing.T) {
 		permanent  bool
 		retryAfter time.Duration
 		err        string // exact, or a prefix when it ends in "…"
+		// unauthorized: Slack refused the token (sink.IsUnauthorized),
+		// so the runner may re-read the secrets and retry.
+		unauthorized bool
 	}
 	tests := []struct {
 		name      string
@@ -820,12 +824,12 @@ func TestStatusTable(t *testing.T) {
 		{name: "503", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 503) }, want: want{err: post + "HTTP 503 Service Unavailable"}},
 		{name: "504", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 504) }, want: want{err: post + "HTTP 504 Gateway Timeout"}},
 		{name: "400", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 400) }, want: want{permanent: true, err: post + "HTTP 400 Bad Request"}},
-		{name: "401", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 401) }, want: want{permanent: true, err: post + "HTTP 401 Unauthorized"}},
+		{name: "401", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 401) }, want: want{permanent: true, unauthorized: true, err: post + "HTTP 401 Unauthorized"}},
 		{name: "403", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 403) }, want: want{permanent: true, err: post + "HTTP 403 Forbidden"}},
 		{name: "404", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 404) }, want: want{permanent: true, err: post + "HTTP 404 Not Found"}},
 		{name: "410", setup: func(e *env) { e.fake.Fail("chat.postMessage", 1, 410) }, want: want{permanent: true, err: post + "HTTP 410 Gone"}},
 		{name: "wrong token", mod: func(o *Options) { o.Token = secrets.New("test-stale-slack-token") },
-			want: want{permanent: true, err: post + "invalid_auth"}},
+			want: want{permanent: true, unauthorized: true, err: post + "invalid_auth"}},
 		{name: "unknown channel", mod: func(o *Options) { o.Channels.Checks = "C0UNKNOWN" },
 			want: want{permanent: true, err: "slack: chat.postMessage to C0UNKNOWN: channel_not_found"}},
 		{name: "bot not in channel", setup: func(e *env) { e.fake.Kick(checksID) }, want: want{permanent: true, err: post + "not_in_channel"}},
@@ -877,7 +881,8 @@ func TestStatusTable(t *testing.T) {
 			uncertain bool
 			ctx       func() context.Context
 			want      want
-		}{name: code, setup: func(e *env) { e.fake.FailWith("chat.postMessage", 1, code) }, want: want{permanent: true, err: post + code}})
+		}{name: code, setup: func(e *env) { e.fake.FailWith("chat.postMessage", 1, code) }, want: want{permanent: true, err: post + code,
+			unauthorized: slices.Contains([]string{"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}, code)}})
 	}
 
 	for _, tt := range tests {
@@ -896,6 +901,9 @@ func TestStatusTable(t *testing.T) {
 			}
 			_, err := e.sink.Deliver(ctx, sink.Delivery{Event: down, Attempt: 1, Uncertain: tt.uncertain})
 			checkClass(t, e, err, tt.want.permanent, tt.want.retryAfter, tt.want.err)
+			if got := sink.IsUnauthorized(err); got != tt.want.unauthorized {
+				t.Errorf("IsUnauthorized(%v) = %v, want %v", err, got, tt.want.unauthorized)
+			}
 		})
 	}
 

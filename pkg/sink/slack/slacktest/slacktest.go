@@ -84,10 +84,10 @@ type Metadata struct {
 
 // Server is the fake. All its methods are safe for concurrent use.
 type Server struct {
-	srv   *httptest.Server
-	token string
+	srv *httptest.Server
 
 	mu       sync.Mutex
+	token    string
 	channels map[string]*channel // by ID
 	names    map[string]string   // name → ID
 	lastTS   int64               // microseconds since the epoch
@@ -137,7 +137,7 @@ func WithToken(token string) Option { return func(s *Server) { s.token = token }
 // calls Close.
 func New(t testing.TB, opts ...Option) *Server {
 	s := &Server{
-		token:    "xoxb-" + randomDigits(12) + "-" + randomDigits(13) + "-" + randomAlnum(24),
+		token:    newToken(),
 		channels: make(map[string]*channel),
 		names:    make(map[string]string),
 		calls:    make(map[string]int),
@@ -158,7 +158,25 @@ func New(t testing.TB, opts ...Option) *Server {
 func (s *Server) URL() string { return s.srv.URL + "/" }
 
 // Token is the only bot token the server accepts.
-func (s *Server) Token() string { return s.token }
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// RotateToken makes a new bot token the only one accepted, as reinstalling
+// the app does, and returns it: the old one now answers invalid_auth.
+func (s *Server) RotateToken() string {
+	tok := newToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = tok
+	return tok
+}
+
+func newToken() string {
+	return "xoxb-" + randomDigits(12) + "-" + randomDigits(13) + "-" + randomAlnum(24)
+}
 
 // Close shuts the server down. It may be called more than once.
 func (s *Server) Close() { s.srv.Close() }
@@ -460,10 +478,13 @@ func (s *Server) authenticate(r *http.Request, p params, jsonBody bool) error {
 	if !hasBearer && !jsonBody {
 		tok = p["token"]
 	}
+	s.mu.Lock()
+	valid := s.token
+	s.mu.Unlock()
 	switch {
 	case tok == "":
 		return apiError("not_authed")
-	case tok != s.token:
+	case tok != valid:
 		return apiError("invalid_auth")
 	}
 	return nil

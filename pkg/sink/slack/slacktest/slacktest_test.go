@@ -446,6 +446,29 @@ func TestAuthTest(t *testing.T) {
 	}
 }
 
+func TestRotateToken(t *testing.T) {
+	s, _ := newServer(t)
+	old := s.Token()
+	rotated := s.RotateToken()
+	if rotated == old || s.Token() != rotated || !strings.HasPrefix(rotated, "xoxb-") {
+		t.Fatalf("RotateToken() = %q, Token() = %q, old %q: want a new xoxb- token in use", rotated, s.Token(), old)
+	}
+	tests := []struct {
+		name, token, wantErr string
+	}{
+		{"old token", old, "invalid_auth"},
+		{"new token", rotated, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, out := callJSON(t, s, "chat.postMessage", tt.token, map[string]any{"channel": chanID, "text": "hi"})
+			if got, _ := out["error"].(string); got != tt.wantErr || (out["ok"] == true) != (tt.wantErr == "") {
+				t.Errorf("chat.postMessage = %v, want error %q", out, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestConcurrentPosts(t *testing.T) {
 	s, api := newServer(t)
 	const n = 20

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,9 +13,17 @@ import (
 	"github.com/stoa-platform/bridge/services/bridgectl/internal/cli"
 )
 
+// version is stamped by make build (-ldflags "-X main.version=…"): the one
+// package variable, because the linker can set nothing else.
+var version = "dev"
+
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) == 2 && (os.Args[1] == "--version" || os.Args[1] == "-version") {
+		fmt.Println("bridgectl", version)
+		return 0
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -46,8 +45,17 @@ Commands:
                                    from BRIDGE_SECRET_HEALTHCHECKS_TOKEN, _TRIVY_TOKEN or
                                    _GITHUB_WEBHOOK_SECRET
   status [--output json]           streams and consumers, with pending counts
-  deadletter list [--consumer NAME] [--limit N] [--output json]
-  deadletter replay SEQ            send a dead letter's event to its consumer again
+  deadletter list [FILTER] [--limit N] [--output json]
+                                   what the sinks gave up on, oldest first
+  deadletter show SEQ [--output json]
+                                   one dead letter whole: consumer, reason, attempts, the event
+  deadletter replay SEQ... | --all [FILTER]
+                                   send dead letters' events to their consumers again (the
+                                   ledger makes an effect already made nothing the second time)
+  deadletter purge SEQ... | --all [FILTER] --yes
+                                   remove dead letters for good; prints what it removed
+                                   FILTER: --consumer NAME, --reason TEXT (substring, any case),
+                                   --older-than AGE, --newer-than AGE (30m, 12h, 7d)
   silence add --match FIELD=VALUE [--match …] [--subject KIND] --for DURATION --reason TEXT
                                    mute the matching events in every sink until then
                                    (fields: check, tags, status, severity, repository, artifact)
@@ -367,84 +375,6 @@ func (e *env) status(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", c.Name, c.Pending, c.AckPending, c.Redelivered, c.LastDelivered)
 	}
 	return w.Flush()
-}
-
-func (e *env) deadletter(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errUsage
-	}
-	switch args[0] {
-	case "list":
-		fs := flag.NewFlagSet("deadletter list", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		consumer := fs.String("consumer", "", "")
-		limit := fs.Int("limit", 100, "")
-		output := fs.String("output", "table", "")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
-			return errUsage
-		}
-		var recs []bus.DeadLetterRecord
-		err := e.withBus(ctx, func(b *bus.Bus) (err error) {
-			recs, err = b.DeadLetters(ctx, *consumer, *limit)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if *output == "json" {
-			return writeJSON(e.stdout, deadLetterRows(recs))
-		}
-		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "SEQ\tCONSUMER\tSUBJECT\tKEY\tATTEMPTS\tFAILED AT\tREASON")
-		for _, r := range deadLetterRows(recs) {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Seq, r.Consumer, r.EventSubject, r.Key, r.Attempts, r.FailedAt, r.Reason)
-		}
-		return w.Flush()
-	case "replay":
-		if len(args) != 2 {
-			return errUsage
-		}
-		seq, err := strconv.ParseUint(args[1], 10, 64)
-		if err != nil {
-			return fmt.Errorf("deadletter replay: %q is not a sequence number", args[1])
-		}
-		if err := e.withBus(ctx, func(b *bus.Bus) error { return b.Replay(ctx, seq) }); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "replayed dead letter %d\n", seq)
-		return nil
-	}
-	return errUsage
-}
-
-// deadLetterRow is one dead letter as bridgectl prints it.
-type deadLetterRow struct {
-	Seq          uint64 `json:"seq"`
-	Consumer     string `json:"consumer"`
-	EventSubject string `json:"event_subject"`
-	EventID      string `json:"event_id"`
-	Key          string `json:"key"`
-	Attempts     uint32 `json:"attempts"`
-	FailedAt     string `json:"failed_at"`
-	Reason       string `json:"reason"`
-}
-
-func deadLetterRows(recs []bus.DeadLetterRecord) []deadLetterRow {
-	rows := make([]deadLetterRow, 0, len(recs))
-	for _, r := range recs {
-		dl := r.DeadLetter
-		rows = append(rows, deadLetterRow{
-			Seq:          r.Sequence,
-			Consumer:     dl.GetConsumer(),
-			EventSubject: dl.GetEventSubject(),
-			EventID:      dl.GetEvent().GetId(),
-			Key:          dl.GetEvent().GetIdempotencyKey(),
-			Attempts:     dl.GetAttempts(),
-			FailedAt:     dl.GetFailedAt().AsTime().UTC().Format(time.RFC3339),
-			Reason:       dl.GetReason(),
-		})
-	}
-	return rows
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -26,7 +26,6 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}},
 		{"config without file", []string{"config", "validate"}},
 		{"deadletter without verb", []string{"deadletter"}},
-		{"replay without seq", []string{"deadletter", "replay"}},
 		{"send without kind", []string{"send"}},
 		{"send with two files", []string{"send", "check-down", "a.json", "b.json"}},
 		{"gateway without url", []string{"send", "check-down", "--gateway"}},
