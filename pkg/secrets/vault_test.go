@@ -652,3 +652,79 @@ func TestVaultConfigMirrorsConfig(t *testing.T) {
 		}
 	}
 }
+
+// Relies on: Vault serving HTTPS; the client trusting only vault.ca_cert
+// and checking the certificate's name against vault.tls_server_name when
+// set (httptest's certificate names 127.0.0.1 and example.com).
+func TestVaultTLS(t *testing.T) {
+	tests := []struct {
+		name       string
+		ca         bool
+		serverName string
+		wantRead   bool
+	}{
+		{"ca_cert trusted", true, "", true},
+		{"ca_cert and tls_server_name in the certificate", true, "example.com", true},
+		{"no ca_cert: the system roots refuse a private CA", false, "", false},
+		{"tls_server_name not in the certificate", true, "vault.other.test", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := vaulttest.New(t, vaulttest.WithTLS())
+			h := newHarness(t, fake)
+			want := allSecrets("tls")
+			h.put(want)
+			tok := fake.CreateToken([]string{"bridge"}, time.Hour, true, 0)
+			h.secret(tok)
+			cfg := secrets.VaultConfig{TLSServerName: tt.serverName}
+			if tt.ca {
+				cfg.CACert = writeFile(t, "ca.pem", string(fake.CACertPEM()))
+			}
+			h.start(cfg, map[string]string{"VAULT_TOKEN": tok})
+			if tt.wantRead {
+				if got := h.get(secrets.SlackBotToken); got != want[secrets.SlackBotToken] {
+					t.Errorf("Get = %q, want the value written", got)
+				}
+				return
+			}
+			_, err := h.v.Get(context.Background(), secrets.SlackBotToken)
+			if !errors.Is(h.note(err), secrets.ErrNotLoaded) {
+				t.Errorf("Get = %v, want ErrNotLoaded: the certificate must be refused", err)
+			}
+			if ready, reason := h.status(); ready || !strings.Contains(reason, "certificate") {
+				t.Errorf("Status() = %t, %q; want not ready, naming the certificate", ready, reason)
+			}
+		})
+	}
+}
+
+// Relies on: Vault Enterprise namespaces: X-Vault-Namespace selects the
+// namespace whose mounts and tokens a request uses; the same token without
+// it finds nothing.
+func TestVaultNamespace(t *testing.T) {
+	for _, tt := range []struct {
+		namespace string
+		wantRead  bool
+	}{{"platform", true}, {"", false}} {
+		t.Run("namespace="+tt.namespace, func(t *testing.T) {
+			t.Parallel()
+			fake := vaulttest.New(t, vaulttest.WithNamespace("platform"))
+			h := newHarness(t, fake)
+			want := allSecrets("ns")
+			h.put(want)
+			tok := fake.CreateToken([]string{"bridge"}, time.Hour, true, 0)
+			h.secret(tok)
+			h.start(secrets.VaultConfig{Namespace: tt.namespace}, map[string]string{"VAULT_TOKEN": tok})
+			if tt.wantRead {
+				if got := h.get(secrets.LinearAPIKey); got != want[secrets.LinearAPIKey] {
+					t.Errorf("Get = %q, want the value written in the namespace", got)
+				}
+				return
+			}
+			if _, err := h.v.Get(context.Background(), secrets.LinearAPIKey); !errors.Is(h.note(err), secrets.ErrNotLoaded) {
+				t.Errorf("Get without the namespace = %v, want ErrNotLoaded", err)
+			}
+		})
+	}
+}

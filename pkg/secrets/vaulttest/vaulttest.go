@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ type Server struct {
 	ts        *httptest.Server
 	now       func() time.Time
 	namespace string
+	tls       bool
 	kvMount   string
 	appMount  string
 	k8sMount  string
@@ -57,6 +59,12 @@ type Option func(*Server)
 // Vault Enterprise namespace ns: requests must send X-Vault-Namespace: ns.
 func WithNamespace(ns string) Option {
 	return func(s *Server) { s.namespace = strings.Trim(ns, "/") }
+}
+
+// WithTLS serves HTTPS with httptest's certificate, valid for 127.0.0.1
+// and example.com and signed by itself: clients must be given CACertPEM.
+func WithTLS() Option {
+	return func(s *Server) { s.tls = true }
 }
 
 // WithClock replaces time.Now for token TTLs, wrapping TTLs and JWT expiry.
@@ -172,13 +180,27 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	s.rootToken = root.id
 	s.tokens[root.id] = root
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if s.tls {
+		s.ts.StartTLS()
+	} else {
+		s.ts.Start()
+	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
 // URL is the server's address, for api.Config.Address.
 func (s *Server) URL() string { return s.ts.URL }
+
+// CACertPEM is the PEM of the certificate a WithTLS server presents, for
+// the client's CA file; nil without TLS.
+func (s *Server) CACertPEM() []byte {
+	if s.ts.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
+}
 
 // RootToken returns the root token: it never expires, is valid in every
 // namespace and cannot be renewed.
