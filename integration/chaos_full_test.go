@@ -46,6 +46,7 @@ func fullChaosFaults() []chaosFault {
 				}
 			},
 		},
+		kill9EachServiceFault(),
 		{
 			name:  "nats-restart",
 			load:  load,

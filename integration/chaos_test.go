@@ -57,8 +57,11 @@ type chaosRun struct {
 	// it, waits outage, and starts it again on the same port and store.
 	ns          *server.Server
 	restartNATS func(outage time.Duration)
-	// services are the split processes, the gateway first.
-	services []*proc
+	// services are the split processes, the gateway first; startService[i]
+	// starts services[i] again, on the same address, configuration and
+	// working directory.
+	services     []*proc
+	startService []func()
 }
 
 func reducedChaosFaults() []chaosFault {
@@ -175,14 +178,19 @@ func startChaos(t *testing.T, f chaosFault, extra *extraBinaries) *chaosRun {
 	}
 	natsYAML := fmt.Sprintf("  url: %q", r.natsURL)
 	r.addr = freeAddr(t)
-	gw := start(t, "webhook-gateway", t.TempDir(), env, "--config", r.sinks.config(t, r.addr, natsYAML, f.tuning))
-	gw.waitReady(r.addr)
-	r.services = append(r.services, gw)
-	for _, svc := range []string{"slack-notifier", "linear-ticketer", "n8n-trigger"} {
-		addr := freeAddr(t)
-		p := start(t, svc, t.TempDir(), env, "--config", r.sinks.config(t, addr, natsYAML, f.tuning))
-		p.waitReady(addr)
-		r.services = append(r.services, p)
+	for i, svc := range []string{"webhook-gateway", "slack-notifier", "linear-ticketer", "n8n-trigger"} {
+		addr := r.addr
+		if i > 0 {
+			addr = freeAddr(t)
+		}
+		cfg, dir := r.sinks.config(t, addr, natsYAML, f.tuning), t.TempDir()
+		r.services = append(r.services, nil)
+		r.startService = append(r.startService, func() {
+			p := start(t, svc, dir, env, "--config", cfg)
+			p.waitReady(addr)
+			r.services[i] = p
+		})
+		r.startService[i]()
 	}
 	return r
 }
