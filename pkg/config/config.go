@@ -50,12 +50,25 @@ type NATS struct {
 	// storage; "always" syncs every write. Empty keeps nats-server's
 	// default (2m): a process crash loses nothing, a power loss may.
 	SyncInterval string `yaml:"sync_interval"`
+	// SyncAlways fsyncs every JetStream write, for a single-node install
+	// that must survive a power loss: the same as SyncInterval "always",
+	// spelled as a switch.
+	SyncAlways bool `yaml:"sync_always"`
 	// MaxAge bounds how long events are kept in the stream.
 	MaxAge time.Duration `yaml:"max_age"`
 	// DuplicateWindow is how long the stream remembers a Nats-Msg-Id.
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 	// PublishTimeout bounds the wait for a JetStream acknowledgement.
 	PublishTimeout time.Duration `yaml:"publish_timeout"`
+}
+
+// SyncPolicy is the embedded server's fsync policy that SyncInterval and
+// SyncAlways ask for together: "always", "", or a duration.
+func (n NATS) SyncPolicy() string {
+	if n.SyncAlways {
+		return "always"
+	}
+	return n.SyncInterval
 }
 
 // Gateway tunes the webhook gateway's HTTP server.

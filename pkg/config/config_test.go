@@ -327,6 +327,9 @@ func TestValidate(t *testing.T) {
 		{"listen port too big", func(c *config.Config) { c.Listen = ":65536" }, `listen: ":65536" has no port number (0 to 65535)`},
 		{"sync interval duration", func(c *config.Config) { c.NATS.SyncInterval = "10s" }, ""},
 		{"sync interval negative", func(c *config.Config) { c.NATS.SyncInterval = "-1s" }, `nats.sync_interval: "-1s" is not "", "always" or a positive duration`},
+		{"sync always", func(c *config.Config) { c.NATS.SyncAlways = true }, ""},
+		{"sync always and interval always", func(c *config.Config) { c.NATS.SyncAlways, c.NATS.SyncInterval = true, "always" }, ""},
+		{"sync always and interval differ", func(c *config.Config) { c.NATS.SyncAlways, c.NATS.SyncInterval = true, "10s" }, `nats.sync_always: true fsyncs every write, but nats.sync_interval is "10s": set one of them`},
 		{"prefix with dash", func(c *config.Config) { c.NATS.SubjectPrefix = "prod-eu.bridge_2" }, ""},
 		{"prefix empty", func(c *config.Config) { c.NATS.SubjectPrefix = "" }, `nats.subject_prefix: "" is not a subject prefix: dot-separated tokens of letters, digits, "-" and "_"`},
 		{"prefix wildcard", func(c *config.Config) { c.NATS.SubjectPrefix = "bridge.*" }, `nats.subject_prefix: "bridge.*" is not a subject prefix: dot-separated tokens of letters, digits, "-" and "_"`},
@@ -418,6 +421,29 @@ func TestMarshalRoundTrip(t *testing.T) {
 			}
 			if diff := cmp.Diff(c, got, equateEmpty); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSyncPolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval string
+		always   bool
+		want     string
+	}{
+		{"default", "", false, ""},
+		{"interval", "10s", false, "10s"},
+		{"interval always", "always", false, "always"},
+		{"sync always", "", true, "always"},
+		{"both always", "always", true, "always"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := config.NATS{SyncInterval: tt.interval, SyncAlways: tt.always}
+			if got := n.SyncPolicy(); got != tt.want {
+				t.Errorf("SyncPolicy() = %q, want %q", got, tt.want)
 			}
 		})
 	}

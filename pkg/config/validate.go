@@ -96,6 +96,9 @@ func (c Config) validate() Errors {
 			ck.add("nats.sync_interval", `%s is not "", "always" or a positive duration`, quote(s))
 		}
 	}
+	if s := c.NATS.SyncInterval; c.NATS.SyncAlways && s != "" && s != "always" {
+		ck.add("nats.sync_always", `true fsyncs every write, but nats.sync_interval is %s: set one of them`, quote(s))
+	}
 	ck.positive("nats.max_age", c.NATS.MaxAge)
 	ck.positive("nats.duplicate_window", c.NATS.DuplicateWindow)
 	if c.NATS.MaxAge > 0 && c.NATS.DuplicateWindow > c.NATS.MaxAge {

@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"errors"
+	"regexp"
 	"testing"
 	"time"
 
@@ -93,5 +94,18 @@ func TestNewID(t *testing.T) {
 	a, b := event.NewID(), event.NewID()
 	if a == b || len(a) != 36 || a[14] != '4' {
 		t.Errorf("NewID() = %q, %q: want two distinct v4 UUIDs", a, b)
+	}
+	// The canonical text form: lowercase hex, version 4, RFC 4122 variant.
+	canonical := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for range 1000 {
+		if id := event.NewID(); !canonical.MatchString(id) {
+			t.Fatalf("NewID() = %q, not a canonical v4 UUID", id)
+		}
+	}
+}
+
+func BenchmarkNewID(b *testing.B) {
+	for b.Loop() {
+		_ = event.NewID()
 	}
 }

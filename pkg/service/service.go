@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, o Options) er
 		Listen:          cfg.NATS.Listen,
 		Prefix:          cfg.NATS.SubjectPrefix,
 		Replicas:        cfg.NATS.Replicas,
-		SyncInterval:    cfg.NATS.SyncInterval,
+		SyncInterval:    cfg.NATS.SyncPolicy(),
 		MaxAge:          cfg.NATS.MaxAge,
 		DuplicateWindow: cfg.NATS.DuplicateWindow,
 		PublishTimeout:  cfg.NATS.PublishTimeout,
