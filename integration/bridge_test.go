@@ -33,15 +33,19 @@ type bridgeOpts struct {
 	checksChannel string // default "#incidents"
 	extraYAML     string
 	noSlackToken  bool
-	env           []string // more environment, e.g. secrets
+	slack         *slacktest.Server // a Slack fake made before the start; default a new one
+	env           []string          // more environment, e.g. secrets
 }
 
 // startBridge starts the real bridge binary on free ports with a fresh data
 // dir, pointed at a Slack fake with channel C0INCIDENTS (#incidents).
 func startBridge(t testing.TB, o bridgeOpts) *bridge {
 	t.Helper()
-	fake := slacktest.New(t)
-	fake.AddChannel("C0INCIDENTS", "incidents")
+	fake := o.slack
+	if fake == nil {
+		fake = slacktest.New(t)
+		fake.AddChannel("C0INCIDENTS", "incidents")
+	}
 	if o.checksChannel == "" {
 		o.checksChannel = "#incidents"
 	}

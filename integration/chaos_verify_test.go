@@ -214,32 +214,3 @@ func chaosSettle(t *testing.T, url string) error {
 		time.Sleep(100 * time.Millisecond) // polling bridgectl status
 	}
 }
-
-// settledOnce is one look of settle: nil when no consumer has anything
-// pending or awaiting an ack.
-func settledOnce(t *testing.T, url string) error {
-	t.Helper()
-	code, out, errOut := runCtl(t, nil, "--nats", url, "status", "--output", "json")
-	if code != 0 {
-		return fmt.Errorf("bridgectl status: %s", errOut)
-	}
-	var st struct {
-		Consumers []struct {
-			Name       string `json:"name"`
-			Pending    uint64 `json:"pending"`
-			AckPending int    `json:"ack_pending"`
-		} `json:"consumers"`
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	if len(st.Consumers) == 0 {
-		return fmt.Errorf("no consumers yet")
-	}
-	for _, c := range st.Consumers {
-		if c.Pending != 0 || c.AckPending != 0 {
-			return fmt.Errorf("consumers not settled: %s: pending %d, ack pending %d", c.Name, c.Pending, c.AckPending)
-		}
-	}
-	return nil
-}

@@ -277,35 +277,40 @@ func metric(t testing.TB, addr, series string) float64 {
 	return 0
 }
 
+// settledOnce is one look of settle: nil when no consumer has anything
+// pending or awaiting an ack.
+func settledOnce(t testing.TB, url string) error {
+	t.Helper()
+	code, out, errOut := runCtl(t, nil, "--nats", url, "status", "--output", "json")
+	if code != 0 {
+		return fmt.Errorf("bridgectl status: %s", errOut)
+	}
+	var st struct {
+		Consumers []struct {
+			Name       string `json:"name"`
+			Pending    uint64 `json:"pending"`
+			AckPending int    `json:"ack_pending"`
+		} `json:"consumers"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	if len(st.Consumers) == 0 {
+		return fmt.Errorf("no consumers yet")
+	}
+	for _, c := range st.Consumers {
+		if c.Pending != 0 || c.AckPending != 0 {
+			return fmt.Errorf("consumers not settled: %s: pending %d, ack pending %d", c.Name, c.Pending, c.AckPending)
+		}
+	}
+	return nil
+}
+
 // settle waits until every consumer on the NATS at url has nothing pending
 // or awaiting an ack, so a test can assert that nothing more happens.
 func settle(t testing.TB, url string) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "consumers to settle", func() error {
-		code, out, errOut := runCtl(t, nil, "--nats", url, "status", "--output", "json")
-		if code != 0 {
-			return fmt.Errorf("bridgectl status: %s", errOut)
-		}
-		var st struct {
-			Consumers []struct {
-				Name       string `json:"name"`
-				Pending    uint64 `json:"pending"`
-				AckPending int    `json:"ack_pending"`
-			} `json:"consumers"`
-		}
-		if err := json.Unmarshal([]byte(out), &st); err != nil {
-			return fmt.Errorf("%w: %s", err, out)
-		}
-		if len(st.Consumers) == 0 {
-			return fmt.Errorf("no consumers yet")
-		}
-		for _, c := range st.Consumers {
-			if c.Pending != 0 || c.AckPending != 0 {
-				return fmt.Errorf("%s: pending %d, ack pending %d", c.Name, c.Pending, c.AckPending)
-			}
-		}
-		return nil
-	})
+	waitFor(t, 60*time.Second, "consumers to settle", func() error { return settledOnce(t, url) })
 }
 
 func tail(s string, n int) string {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,26 +27,11 @@ func TestVaultRotationOnAuthFailure(t *testing.T) {
 	tokenA := slack.Token()
 	v.Put("bridge", map[string]string{"HEALTHCHECKS_TOKEN": hcToken, "SLACK_BOT_TOKEN": tokenA})
 
-	dir := t.TempDir()
-	b := &bridge{t: t, dir: dir, addr: freeAddr(t), slack: slack}
-	natsAddr := freeAddr(t)
-	b.natsURL = "nats://" + natsAddr
-	b.cfg = writeConfig(t, dir, fmt.Sprintf(`
-listen: %q
-nats:
-  listen: %q
-  data_dir: %q
-consumer:
-  concurrency: 4
-  ack_wait: 5s
-  backoff_min: 100ms
-  backoff_max: 1s
-  max_deliver: 50
-slack:
-  api_url: %q
-  timeout: 5s
-  channels:
-    checks: "#incidents"
+	b := startBridge(t, bridgeOpts{
+		slack:        slack,
+		noSlackToken: true,
+		env:          []string{"VAULT_TOKEN=" + vaultToken},
+		extraYAML: fmt.Sprintf(`
 vault:
   address: %q
   kv_mount: secret
@@ -56,11 +40,8 @@ vault:
   refresh_interval: 1h
   auth:
     method: token
-log:
-  level: debug
-`, b.addr, natsAddr, filepath.Join(dir, "data"), slack.URL(), v.URL()))
-	b.env = []string{"VAULT_TOKEN=" + vaultToken}
-	b.restart()
+`, v.URL()),
+	})
 
 	first, second := checkID(1), checkID(2)
 	at := time.Now().UTC().Truncate(time.Second)
