@@ -20,9 +20,9 @@ import (
 
 // Token values the test hands out; none may reach the log.
 const (
-	tokenOld   = "xoxb-old-token-must-not-leak"
-	tokenNew   = "xoxb-new-token-must-not-leak"
-	tokenWrong = "xoxb-wrong-token-must-not-leak"
+	tokenOld   = "fake-old-token-must-not-leak"
+	tokenNew   = "fake-new-token-must-not-leak"
+	tokenWrong = "fake-wrong-token-must-not-leak"
 )
 
 // creds plays the secrets provider: stored is what Vault holds, inUse what
