@@ -585,18 +585,21 @@ linear:
 	tally("security alert", artifacts, securityAlerts)
 	tally("remediation ticket", artifacts, tickets)
 
-	// Both replicas of each consumer did work, or the test proves nothing
-	// about sharing a durable consumer across a node loss.
+	// Both slack-notifier replicas did work, or the test proves nothing
+	// about sharing a durable consumer across a node loss. The 20 reports
+	// of the linear-ticketer are too few for a split to be certain (one
+	// replica may fetch them all): its share is only reported.
 	var work []string
 	for _, svc := range []struct {
-		sink  string
-		addrs []string
-	}{{"slack-notifier", notifiers}, {"linear-ticketer", ticketers}} {
+		sink   string
+		addrs  []string
+		shared bool
+	}{{"slack-notifier", notifiers, true}, {"linear-ticketer", ticketers, false}} {
 		for i, addr := range svc.addrs {
 			n, byOutcome := sinkEffects(t, addr, svc.sink)
 			redelivered := metric(t, addr, `bridge_redeliveries_total{sink="`+svc.sink+`"}`)
 			work = append(work, fmt.Sprintf("%s-%d %v redeliveries %v", svc.sink, i, byOutcome, redelivered))
-			if n == 0 {
+			if n == 0 && svc.shared {
 				t.Errorf("%s replica %d had no effect (%v): the load was not shared", svc.sink, i, byOutcome)
 			}
 		}
