@@ -32,13 +32,19 @@ linear:
 	b.mustAccept(checkBody(id, "down", t0))
 	alert := b.waitMessages("C0INCIDENTS", 1)[0]
 
+	slackLink := "https://slack.com/archives/C0INCIDENTS/p" + strings.Replace(alert.TS, ".", "", 1)
 	var is lineartest.Issue
-	waitFor(t, 60*time.Second, "the incident ticket", func() error {
+	// The attachments are separate calls after issueCreate: wait for the
+	// whole effect, not the first call of it.
+	waitFor(t, 60*time.Second, "the incident ticket with its attachments", func() error {
 		issues := lin.Issues()
 		if len(issues) != 1 {
 			return fmt.Errorf("have %d tickets", len(issues))
 		}
 		is = issues[0]
+		if len(is.Attachments) < 2 {
+			return fmt.Errorf("%d attachments", len(is.Attachments))
+		}
 		return nil
 	})
 	if is.Title != "Outage: check "+id[:8] || is.Priority != 1 || !slices.Equal(is.Labels, []string{"incident"}) {
@@ -47,7 +53,6 @@ linear:
 	if is.CreatedAt.Before(t0.Add(2 * time.Second)) {
 		t.Errorf("ticket created at %s, before the outage reached ticket_after (down at %s)", is.CreatedAt, t0)
 	}
-	slackLink := "https://slack.com/archives/C0INCIDENTS/p" + strings.Replace(alert.TS, ".", "", 1)
 	var urls []string
 	for _, a := range is.Attachments {
 		urls = append(urls, a.URL)
